@@ -1,0 +1,93 @@
+"""`python -m bench [GROUP ...]`: one `name value unit` line per figure.
+
+Groups:
+  startup  import_s                 fresh interpreter importing the app's modules (median of 3)
+  browser  home_first_render_s      real chromium: server start -> Home fully rendered
+           rss_after_tour_mb        server RSS (with children) after every page was opened once
+  models   vision_<model>_ms        CNN-vision pass (feature maps of all convs + top-5), median of 5
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("CNNLAB_OFFLINE", "1")  # benchmarks never download
+
+from bench.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, AppServer, wait_until_idle  # noqa: E402
+
+APP_MODULES = "import core.cache, core.ui, core.models, core.features, core.viz, core.quiz, core.data, core.images"
+
+
+def emit(name: str, value: float, unit: str) -> None:
+    print(f"{name} {value:.3f} {unit}", flush=True)
+
+
+def startup() -> None:
+    runs = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", f"import time; t = time.perf_counter(); {APP_MODULES}; "
+                                   "print(time.perf_counter() - t)"],
+            cwd=ROOT, capture_output=True, text=True, check=True)
+        runs.append(float(out.stdout.strip()))
+    emit("import_s", statistics.median(runs), "s")
+
+
+def browser() -> None:
+    import psutil
+    from playwright.sync_api import sync_playwright
+
+    from core.navigation import PAGES
+
+    with AppServer() as server, sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1400, "height": 2400})
+        page.goto(server.url)
+        wait_until_idle(page)
+        emit("home_first_render_s", time.perf_counter() - server.started_at, "s")
+        for spec in PAGES:
+            page.goto(f"{server.url}/{spec.url_path}")
+            wait_until_idle(page)
+        proc = psutil.Process(server.proc.pid)
+        rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+        emit("rss_after_tour_mb", rss / 2**20, "MB")
+        chromium.close()
+
+
+def models() -> None:
+    import torch
+
+    from core import features
+    from core.images import sample_photo
+    from core.models import load_model, preprocess, top_k
+
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    photo = sample_photo("Cat (chelsea)")
+    for key in ("simplecnn_shapes", "shapesnet", "resnet18"):
+        loaded = load_model(key)
+        layers = features.conv_layers(loaded.model)
+        times = []
+        for _ in range(6):
+            start = time.perf_counter()
+            maps, logits = features.feature_maps(loaded, preprocess(photo, loaded.spec), layers)
+            top_k(loaded, logits)
+            times.append(time.perf_counter() - start)
+        emit(f"vision_{key}_ms", statistics.median(times[1:]) * 1000, "ms")  # first run warms up
+
+
+GROUPS = {"startup": startup, "browser": browser, "models": models}
+
+
+def main(argv: list[str]) -> None:
+    unknown = [g for g in argv if g not in GROUPS]
+    if unknown:
+        sys.exit(f"unknown group(s) {unknown}; choose from {list(GROUPS)}")
+    for group in argv or list(GROUPS):
+        GROUPS[group]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

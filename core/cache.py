@@ -1,0 +1,53 @@
+"""Process-wide caches (Streamlit): models once per process, small data per input.
+
+Models are shared by every session. Pure inference may run concurrently; anything that adds
+hooks or needs gradients takes ``LoadedModel.lock`` (see core.features / core.models).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import streamlit as st
+import torch
+
+from core import data, features, images, models, quiz
+
+
+def _available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+torch.set_num_threads(_available_cores())
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading model...")
+def get_model(key: str) -> models.LoadedModel:
+    return models.load_model(key)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sample_photo(name: str) -> np.ndarray:
+    return images.sample_photo(name)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def synthetic_photo(seed: int) -> np.ndarray:
+    return data.shapes_scene(seed=seed)
+
+
+@st.cache_resource(show_spinner=False)
+def quiz_bank(section: str) -> quiz.Bank:
+    return quiz.load_bank(section)
+
+
+@st.cache_data(max_entries=8, show_spinner="Running the CNN...")
+def cnn_vision(model_key: str, pixels: np.ndarray) -> tuple[dict[str, torch.Tensor], list[tuple[str, float]]]:
+    """Every conv layer's feature maps and the top-5 predictions for one photo."""
+    loaded = get_model(model_key)
+    x = models.preprocess(pixels, loaded.spec)
+    maps, logits = features.feature_maps(loaded, x, features.conv_layers(loaded.model))
+    return maps, models.top_k(loaded, logits)

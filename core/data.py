@@ -1,0 +1,213 @@
+"""Offline datasets: synthetic shapes with object masks, scikit-learn digits, and torchvision
+datasets when a local copy exists (or may be downloaded).
+
+Every dataset comes back as an ``ImageDataset`` of uint8 NHWC arrays, so pages and training
+code treat them alike.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from core.errors import CNNLabError
+
+SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross")
+# Drawable but not in the default set: later pages use them as "new" classes for transfer learning.
+EXTRA_SHAPES = ("hexagon", "heart", "arrow")
+
+
+@dataclass
+class ImageDataset:
+    images: np.ndarray  # (N, H, W, C) uint8, C in {1, 3}
+    labels: np.ndarray  # (N,) int64
+    class_names: tuple[str, ...]
+    name: str
+    masks: np.ndarray | None = None  # (N, H, W) bool object masks, where the data has them
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float NCHW images in [0, 1] and int64 labels."""
+        x = torch.from_numpy(self.images).permute(0, 3, 1, 2).float().div_(255.0)
+        return x, torch.from_numpy(self.labels)
+
+
+# ---------------------------------------------------------------- synthetic shapes
+def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
+    """Vertices of a shape of 'radius' r centred at (cx, cy), rotated by angle (radians)."""
+    if kind == "square":
+        t = np.arange(4) * np.pi / 2 + np.pi / 4
+        pts = np.stack([np.cos(t), np.sin(t)], 1) * r
+    elif kind == "triangle":
+        t = np.arange(3) * 2 * np.pi / 3 - np.pi / 2
+        pts = np.stack([np.cos(t), np.sin(t)], 1) * r
+    elif kind == "hexagon":
+        t = np.arange(6) * np.pi / 3
+        pts = np.stack([np.cos(t), np.sin(t)], 1) * r
+    elif kind == "star":
+        t = np.arange(10) * np.pi / 5 - np.pi / 2
+        radii = np.where(np.arange(10) % 2 == 0, r, r * 0.42)
+        pts = np.stack([np.cos(t) * radii, np.sin(t) * radii], 1)
+    elif kind == "cross":
+        a, b = r, r * 0.34
+        pts = np.array([(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b),
+                        (b, a), (-b, a), (-b, b), (-a, b), (-a, -b), (-b, -b)], float)
+    elif kind == "heart":
+        t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        x = 16 * np.sin(t) ** 3
+        y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+        pts = np.stack([x, y], 1) * (r / 17.0)
+    elif kind == "arrow":
+        pts = np.array([(-r, -0.25 * r), (0.2 * r, -0.25 * r), (0.2 * r, -0.6 * r), (r, 0),
+                        (0.2 * r, 0.6 * r), (0.2 * r, 0.25 * r), (-r, 0.25 * r)], float)
+    else:
+        raise ValueError(f"unknown shape {kind!r}")
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return pts @ rot.T + (cx, cy)
+
+
+def _background(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A textured background: a colour plus smooth blotches or stripes, float32 0-255."""
+    base = rng.uniform(30, 225, 3)
+    bg = np.broadcast_to(base, (size, size, 3)).astype(np.float32).copy()
+    style = rng.integers(3)
+    if style == 0:  # smooth blotches
+        noise = rng.normal(0, 1, (size // 8 + 1, size // 8 + 1, 3)).astype(np.float32)
+        bg += cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC) * rng.uniform(8, 25)
+    elif style == 1:  # stripes at a random angle
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        theta, period = rng.uniform(0, np.pi), rng.uniform(6, 16)
+        wave = np.sin((xx * np.cos(theta) + yy * np.sin(theta)) * 2 * np.pi / period)
+        bg += wave[..., None] * rng.uniform(6, 18)
+    return bg
+
+
+def draw_shape(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One RGB uint8 image with one random shape on a textured background, and its bool mask."""
+    bg = _background(size, rng)
+    r = rng.uniform(0.2, 0.36) * size
+    margin = r * 1.05
+    cx, cy = rng.uniform(margin, size - margin, 2)
+    mask_u8 = np.zeros((size, size), np.uint8)
+    if kind == "circle":
+        # Drawn at 16x sub-pixel precision so small circles stay round.
+        cv2.circle(mask_u8, (int(cx * 16), int(cy * 16)), int(r * 0.9 * 16), 1, -1, cv2.LINE_8, shift=4)
+    else:
+        pts = np.round(_polygon(kind, cx, cy, r, rng.uniform(0, 2 * np.pi)) * 16).astype(np.int32)
+        cv2.fillPoly(mask_u8, [pts], 1, cv2.LINE_8, shift=4)
+    mask = mask_u8.astype(bool)
+    # A foreground colour well away from the background's mean, so the shape is always visible.
+    bg_mean = bg.reshape(-1, 3).mean(0)
+    for _ in range(20):
+        fg = rng.uniform(0, 255, 3)
+        if np.linalg.norm(fg - bg_mean) > 120:
+            break
+    else:
+        fg = 255.0 - bg_mean
+    img = bg
+    img[mask] = fg + rng.normal(0, 6, (int(mask.sum()), 3))
+    img += rng.normal(0, rng.uniform(2, 10), img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8), mask
+
+
+def make_shapes(
+    n: int, *, size: int = 64, seed: int = 0, classes: tuple[str, ...] = SHAPE_CLASSES
+) -> ImageDataset:
+    """n shape images with balanced classes (label = index in classes), deterministic by seed."""
+    unknown = set(classes) - set(SHAPE_CLASSES + EXTRA_SHAPES)
+    if unknown:
+        raise CNNLabError(f"Unknown shape classes {sorted(unknown)}; choose from {SHAPE_CLASSES + EXTRA_SHAPES}.")
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % len(classes)
+    rng.shuffle(labels)
+    images = np.empty((n, size, size, 3), np.uint8)
+    masks = np.empty((n, size, size), bool)
+    for i, label in enumerate(labels):
+        images[i], masks[i] = draw_shape(classes[label], size, rng)
+    return ImageDataset(images, labels.astype(np.int64), tuple(classes), "Synthetic shapes", masks)
+
+
+def shapes_scene(size: int = 256, seed: int = 0) -> np.ndarray:
+    """A picker-sized synthetic photo: one of each default shape on a 2x3 grid of textured tiles."""
+    rng = np.random.default_rng(seed)
+    tile = size // 2
+    canvas = np.zeros((tile * 2, tile * 3, 3), np.uint8)
+    for i, kind in enumerate(SHAPE_CLASSES + ("hexagon",)):
+        img, _ = draw_shape(kind, tile, rng)
+        canvas[(i // 3) * tile:(i // 3 + 1) * tile, (i % 3) * tile:(i % 3 + 1) * tile] = img
+    return canvas
+
+
+# ---------------------------------------------------------------- scikit-learn digits
+def load_digits(size: int = 32) -> ImageDataset:
+    """scikit-learn's 1,797 8x8 digits (shipped in the wheel), upscaled to size x size grey."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    small = (bunch.images / 16.0 * 255.0).astype(np.float32)
+    big = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_CUBIC) for im in small])
+    images = np.clip(big, 0, 255).astype(np.uint8)[..., None]
+    return ImageDataset(images, bunch.target.astype(np.int64), tuple(str(d) for d in range(10)), "Digits (scikit-learn)")
+
+
+# ---------------------------------------------------------------- torchvision datasets
+TORCHVISION_DATASETS = {
+    "MNIST": ("MNIST", tuple(str(d) for d in range(10))),
+    "FashionMNIST": ("FashionMNIST", ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")),
+    "CIFAR-10": ("CIFAR10", ("airplane", "automobile", "bird", "cat", "deer",
+                             "dog", "frog", "horse", "ship", "truck")),
+}
+
+
+def data_root() -> Path:
+    """Where torchvision datasets are looked for: $CNNLAB_DATA_DIR or ~/.cache/cnnlab/data."""
+    return Path(os.environ.get("CNNLAB_DATA_DIR", Path.home() / ".cache" / "cnnlab" / "data"))
+
+
+def downloads_allowed() -> bool:
+    """Downloads are on unless CNNLAB_OFFLINE=1 (tests and CI set it; nothing may download there)."""
+    return os.environ.get("CNNLAB_OFFLINE", "0") != "1"
+
+
+def load_torchvision_dataset(name: str, *, train: bool = True, limit: int | None = None) -> ImageDataset:
+    """A torchvision dataset as an ImageDataset, from the local copy or a download.
+
+    Raises CNNLabError with a notice saying what is missing when neither is possible.
+    """
+    import torchvision.datasets as tvd
+
+    if name not in TORCHVISION_DATASETS:
+        raise CNNLabError(f"Unknown dataset {name!r}; choose from {list(TORCHVISION_DATASETS)}.")
+    cls_name, classes = TORCHVISION_DATASETS[name]
+    cls = getattr(tvd, cls_name)
+    root = data_root()
+    try:
+        ds = cls(str(root), train=train, download=False)
+    except RuntimeError:
+        if not downloads_allowed():
+            raise CNNLabError(
+                f"{name} is not stored under {root} and downloads are off here (CNNLAB_OFFLINE=1). "
+                "The offline datasets (synthetic shapes, digits) are available."
+            ) from None
+        try:
+            ds = cls(str(root), train=train, download=True)
+        except Exception as exc:  # network errors come in many types (URLError, timeout, HTTP)
+            raise CNNLabError(
+                f"{name} could not be downloaded ({type(exc).__name__}). "
+                "The offline datasets (synthetic shapes, digits) are available."
+            ) from None
+    data = ds.data if isinstance(ds.data, np.ndarray) else ds.data.numpy()
+    targets = np.asarray(ds.targets, dtype=np.int64)
+    if limit is not None:
+        data, targets = data[:limit], targets[:limit]
+    if data.ndim == 3:
+        data = data[..., None]
+    return ImageDataset(np.ascontiguousarray(data, dtype=np.uint8), targets, classes, name)
+

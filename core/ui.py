@@ -1,0 +1,146 @@
+"""Shared Streamlit widgets: validated URL parameters, the image picker, the model picker, quizzes."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from core import cache, quiz as quizlib
+from core.errors import CNNLabError
+from core.images import ACCEPTED_EXTENSIONS, ACCEPTED_TEXT, SAMPLE_PHOTOS, DecodedImage, decode_image
+from core.models import REGISTRY, LoadedModel
+
+PHOTO_SOURCES = ("Sample photo", "Synthetic shapes", "Upload", "Camera")
+
+
+def query_choice(param: str, options: Sequence[str], default: str) -> str:
+    """A URL query parameter that must be one of options; a bad value warns and falls back."""
+    value = st.query_params.get(param)
+    if value is None:
+        return default
+    if value not in options:
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        st.warning(f"The link's `{param}={shown}` is not recognised, so the default is shown. "
+                   f"Accepted values: {', '.join(options)}.")
+        return default
+    return value
+
+
+def query_int(param: str, lo: int, hi: int, default: int) -> int:
+    """A URL query parameter that must be an integer in [lo, hi]; a bad value warns and falls back."""
+    value = st.query_params.get(param)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+        if not lo <= number <= hi:
+            raise ValueError
+    except ValueError:
+        st.warning(f"The link's `{param}` must be a whole number from {lo} to {hi}; the default {default} is used.")
+        return default
+    return number
+
+
+def image_picker(key: str, default_sample: str = "Cat (chelsea)") -> DecodedImage | None:
+    """Sample photo, synthetic scene, upload or camera snapshot -> a decoded RGB image.
+
+    A bad upload shows an error saying what was wrong and what is accepted, and returns None.
+    The chosen source and sample are mirrored into the URL.
+    """
+    source = st.segmented_control(
+        "Photo source", PHOTO_SOURCES, key=f"{key}_source",
+        default=query_choice("source", PHOTO_SOURCES, PHOTO_SOURCES[0]),
+    ) or PHOTO_SOURCES[0]
+    st.query_params["source"] = source
+    if source == "Sample photo":
+        names = list(SAMPLE_PHOTOS)
+        chosen = query_choice("photo", names, default_sample)
+        name = st.selectbox("Sample photo", names, index=names.index(chosen), key=f"{key}_sample")
+        st.query_params["photo"] = name
+        pixels = cache.sample_photo(name)
+        return DecodedImage(pixels, "scikit-image sample", (pixels.shape[1], pixels.shape[0]))
+    if source == "Synthetic shapes":
+        seed = st.number_input("Scene seed", 0, 10_000, query_int("seed", 0, 10_000, 0), key=f"{key}_seed",
+                               help="Each seed draws a different scene of the five shape classes and a hexagon.")
+        st.query_params["seed"] = str(seed)
+        pixels = cache.synthetic_photo(int(seed))
+        return DecodedImage(pixels, "synthetic", (pixels.shape[1], pixels.shape[0]))
+    if source == "Upload":
+        upload = st.file_uploader("Upload a photo", type=list(ACCEPTED_EXTENSIONS), key=f"{key}_upload",
+                                  help=ACCEPTED_TEXT)
+        if upload is None:
+            st.info(f"Choose an image file. {ACCEPTED_TEXT}")
+            return None
+        return _decode_or_error(upload.getvalue(), upload.name)
+    snapshot = st.camera_input("Take a snapshot", key=f"{key}_camera")
+    if snapshot is None:
+        st.info("Allow camera access and take a snapshot.")
+        return None
+    return _decode_or_error(snapshot.getvalue(), "camera snapshot")
+
+
+def _decode_or_error(data: bytes, name: str) -> DecodedImage | None:
+    try:
+        image = decode_image(data)
+    except CNNLabError as err:
+        st.error(f"Could not use **{name}**: {err}")
+        return None
+    for note in image.notes:
+        st.caption(note)
+    return image
+
+
+def model_picker(keys: Sequence[str], key: str) -> LoadedModel | None:
+    """Pick a registry model (mirrored into the URL); say plainly where its weights came from."""
+    chosen = query_choice("model", list(keys), keys[0])
+    model_key = st.selectbox("Model", list(keys), index=list(keys).index(chosen), key=f"{key}_model",
+                             format_func=lambda k: REGISTRY[k].label)
+    st.query_params["model"] = model_key
+    try:
+        loaded = cache.get_model(model_key)
+    except CNNLabError as err:
+        st.error(str(err))
+        return None
+    spec = loaded.spec
+    st.caption(f"{spec.summary} Input {spec.input_size}x{spec.input_size}. Weights: {loaded.weights_source}.")
+    if loaded.card:
+        st.caption(f"Held-out accuracy {loaded.card['test_accuracy']:.1%} on synthetic shapes "
+                   f"(model card: assets/models/{model_key}.md).")
+    if loaded.notice:
+        st.warning(loaded.notice)
+    return loaded
+
+
+def quiz(section: str) -> None:
+    """Render a quiz bank: one form per question, checked answers with explanations, session score."""
+    try:
+        bank = cache.quiz_bank(section)
+    except CNNLabError as err:
+        st.error(str(err))
+        return
+    results: dict[str, bool] = st.session_state.setdefault(f"quiz_results_{section}", {})
+    st.subheader(bank.title)
+    for n, q in enumerate(bank.questions, 1):
+        with st.form(f"quiz_{section}_{q.id}"):
+            st.markdown(f"**{n}. {q.prompt}**")
+            if q.multiple:
+                st.caption("Choose all that apply.")
+                chosen = {i for i, option in enumerate(q.options)
+                          if st.checkbox(option, key=f"quiz_{section}_{q.id}_{i}")}
+            else:
+                pick = st.radio("Your answer", range(len(q.options)), index=None, format_func=q.options.__getitem__,
+                                key=f"quiz_{section}_{q.id}", label_visibility="collapsed")
+                chosen = set() if pick is None else {pick}
+            if st.form_submit_button("Check"):
+                if chosen:
+                    results[q.id] = quizlib.grade(q, chosen)
+                else:
+                    st.warning("Choose an answer first.")
+            if q.id in results:
+                if results[q.id]:
+                    st.success("Correct.")
+                else:
+                    st.error("Not quite.")
+                st.markdown(f"_{q.explanation}_")
+    right = sum(results.get(q.id, False) for q in bank.questions)
+    st.progress(right / len(bank.questions), text=f"{right} of {len(bank.questions)} correct this session")

@@ -1,0 +1,74 @@
+"""Arrays -> pictures: colour-mapped heatmaps, overlays on photos, tiled grids (OpenCV)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+COLORMAPS = {
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "jet": cv2.COLORMAP_JET,
+    "magma": cv2.COLORMAP_MAGMA,
+    "gray": None,
+}
+
+
+def normalize01(a: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1]; a constant map becomes all zeros rather than NaN."""
+    a = np.nan_to_num(np.asarray(a, dtype=np.float32))
+    lo, hi = float(a.min()), float(a.max())
+    return np.zeros_like(a) if hi - lo < 1e-12 else (a - lo) / (hi - lo)
+
+
+def colorize(a: np.ndarray, cmap: str = "viridis") -> np.ndarray:
+    """2D array -> RGB uint8 via an OpenCV colormap (min-max normalised)."""
+    u8 = np.round(normalize01(a) * 255).astype(np.uint8)
+    if COLORMAPS[cmap] is None:
+        return np.repeat(u8[..., None], 3, axis=2)
+    return cv2.cvtColor(cv2.applyColorMap(u8, COLORMAPS[cmap]), cv2.COLOR_BGR2RGB)
+
+
+def overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float, cmap: str = "jet") -> np.ndarray:
+    """Blend a heatmap (any size) onto an RGB uint8 photo; alpha=0 is the photo, 1 the map."""
+    h, w = rgb.shape[:2]
+    heat_rgb = colorize(cv2.resize(np.asarray(heat, np.float32), (w, h), interpolation=cv2.INTER_LINEAR), cmap)
+    return cv2.addWeighted(rgb, 1.0 - alpha, heat_rgb, alpha, 0.0)
+
+
+def tile(images: list[np.ndarray], cols: int, pad: int = 2, pad_value: int = 255) -> np.ndarray:
+    """Equal-size RGB uint8 tiles -> one grid image."""
+    if not images:
+        raise ValueError("no images to tile")
+    th, tw = images[0].shape[:2]
+    rows = -(-len(images) // cols)
+    grid = np.full((rows * (th + pad) - pad, cols * (tw + pad) - pad, 3), pad_value, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[r * (th + pad):r * (th + pad) + th, c * (tw + pad):c * (tw + pad) + tw] = im
+    return grid
+
+
+def upscale(img: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour enlarge so single pixels stay visible as blocks."""
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def channel_grid(fmap: torch.Tensor, channels: list[int], cmap: str = "viridis", tile_px: int = 96) -> np.ndarray:
+    """Selected channels of a (C, h, w) feature map, each colour-mapped on its own scale."""
+    tiles = [upscale(colorize(fmap[c].numpy(), cmap), tile_px) for c in channels]
+    return tile(tiles, cols=min(8, len(tiles)))
+
+
+def filter_grid(weight: torch.Tensor, tile_px: int = 48) -> np.ndarray:
+    """First-layer conv weights (O, I, k, k) as a grid: RGB when I == 3, grey otherwise.
+
+    Each filter is scaled on its own symmetric range so 0 maps to mid-grey and sign is visible.
+    """
+    w = weight.detach().float().numpy()
+    tiles = []
+    for f in w:
+        img = f[:3].transpose(1, 2, 0) if f.shape[0] == 3 else np.repeat(f[:1].transpose(1, 2, 0), 3, axis=2)
+        m = float(np.abs(img).max()) or 1.0
+        tiles.append(upscale(np.round((img / m * 0.5 + 0.5) * 255).astype(np.uint8), tile_px))
+    return tile(tiles, cols=min(16, len(tiles)))

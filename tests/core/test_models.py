@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from core.data import make_shapes
+from core.errors import CNNLabError
+from core.models import (REGISTRY, SimpleCNN, cached_weights_path, load_model, model_card, param_count,
+                         predict, preprocess)
+from core.training import accuracy, dataset_tensor
+
+SHIPPED = [k for k, s in REGISTRY.items() if s.kind == "shipped"]
+TORCHVISION = [k for k, s in REGISTRY.items() if s.kind == "torchvision"]
+
+
+def test_registry_entries_are_complete():
+    for key, spec in REGISTRY.items():
+        assert spec.key == key and spec.input_size > 0 and len(spec.mean) == len(spec.std) == 3
+        model = load_model(key).model if spec.kind == "shipped" else None
+        if model is not None:
+            assert spec.target_layer in dict(model.named_modules())
+
+
+@pytest.mark.parametrize("name,params", [("resnet50", 25_557_032), ("resnet18", 11_689_512),
+                                         ("vgg16", 138_357_544), ("mobilenet_v2", 3_504_872)])
+def test_torchvision_param_counts_match_published(name, params):
+    with torch.device("meta"):  # no weights allocated
+        assert param_count(torchvision.models.get_model(name)) == params
+
+
+def test_simplecnn_matches_the_course_shapes():
+    model = SimpleCNN(10)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert model.fc.in_features == 32 * 8 * 8
+
+
+@pytest.mark.parametrize("key", SHIPPED)
+def test_shipped_models_are_honestly_trained(key):
+    """Re-measure on shapes no model has seen (a new seed): the card's claim must hold."""
+    loaded = load_model(key)
+    assert loaded.trained and loaded.notice is None and not loaded.model.training
+    card = model_card(key)
+    assert card["test_accuracy"] >= 0.95 and card["command"].startswith("python scripts/train_assets.py")
+    ds = make_shapes(500, seed=987_654)
+    x = dataset_tensor(ds, loaded.spec.input_size, loaded.spec.mean, loaded.spec.std)
+    assert accuracy(loaded.model, x, torch.from_numpy(ds.labels)) >= 0.95
+
+
+def test_shipped_model_predicts_a_drawn_star():
+    from core.data import draw_shape
+
+    img, _ = draw_shape("star", 64, np.random.default_rng(42))
+    loaded = load_model("shapesnet")
+    top = predict(loaded, preprocess(img, loaded.spec))
+    assert top[0][0] == "star" and top[0][1] > 0.8 and len(top) == 5
+
+
+def test_torchvision_without_weights_is_flagged_untrained(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    loaded = load_model("resnet18")
+    assert not loaded.trained
+    assert "random weights" in loaded.notice and "shipped model" in loaded.notice
+    assert loaded.class_names[0] == "tench" and len(loaded.class_names) == 1000
+
+
+def test_torchvision_weights_in_local_cache_are_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.manual_seed(123)
+    reference = torchvision.models.resnet18()
+    path = cached_weights_path("resnet18")
+    assert path.name == "resnet18-f37072fd.pth" and str(path).startswith(str(tmp_path))
+    path.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), path)
+    loaded = load_model("resnet18")
+    assert loaded.trained and loaded.notice is None and "local cache" in loaded.weights_source
+    assert torch.equal(loaded.model.conv1.weight, reference.conv1.weight)
+
+
+def test_corrupt_cached_weights_fall_back_with_notice(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    path = cached_weights_path("resnet18")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+    loaded = load_model("resnet18")
+    assert not loaded.trained and "random weights" in loaded.notice
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(CNNLabError, match="Unknown model"):
+        load_model("alexnet-9000")
+
+
+def test_preprocess_resizes_and_normalises():
+    spec = REGISTRY["resnet18"]
+    x = preprocess(np.full((10, 30, 3), 255, np.uint8), spec)
+    assert x.shape == (1, 3, 224, 224)
+    expected = (1 - np.array(spec.mean)) / np.array(spec.std)
+    np.testing.assert_allclose(x[0, :, 5, 5].numpy(), expected, rtol=1e-5)
+
+
+def test_shared_models_never_track_gradients():
+    assert not any(p.requires_grad for p in load_model("simplecnn_shapes").model.parameters())

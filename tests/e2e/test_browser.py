@@ -1,0 +1,73 @@
+"""Real browser (Playwright + Debian chromium) against `streamlit run Home.py`.
+
+Opens every page in core.navigation, waits for its script to finish, and fails on any exception
+box. Screenshots go to $CNNLAB_SCREENSHOTS (default: a temp dir) for a human to look at.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from bench.app_server import CHROMIUM, CHROMIUM_ARGS, AppServer, wait_until_idle
+from core.navigation import PAGES
+from tests.inputs.images import BAD_IMAGES
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+SHOTS = Path(os.environ.get("CNNLAB_SCREENSHOTS") or tempfile.mkdtemp(prefix="cnnlab-shots-"))
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is required: apt-get install -y chromium"
+    with AppServer() as server, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page.server_url = server.url
+        yield page
+        browser.close()
+
+
+def assert_no_exception(page, where: str):
+    boxes = page.locator('[data-testid="stException"]')
+    assert boxes.count() == 0, f"exception on {where}: {boxes.first.inner_text()[:2000]}"
+
+
+@pytest.mark.parametrize("spec", PAGES, ids=[p.url_path or "home" for p in PAGES])
+def test_every_page_opens_without_exception(browser_page, spec):
+    page = browser_page
+    page.goto(f"{page.server_url}/{spec.url_path}")
+    wait_until_idle(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{spec.url_path or 'home'}.png"), full_page=True)
+    assert_no_exception(page, spec.title)
+    assert page.locator('[data-testid="stMain"]').inner_text().strip(), "page rendered nothing"
+
+
+def test_home_bad_upload_shows_error_not_traceback(browser_page, tmp_path):
+    page = browser_page
+    page.goto(f"{page.server_url}/?source=Upload")
+    wait_until_idle(page)
+    _, make, message = next(c for c in BAD_IMAGES if c[0] == "truncated-jpeg")
+    bad = tmp_path / "holiday.jpg"
+    bad.write_bytes(make())
+    page.locator('input[type="file"]').first.set_input_files(str(bad))
+    page.wait_for_selector('[data-testid="stAlertContentError"]', timeout=60_000)
+    wait_until_idle(page)
+    assert message in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
+    page.screenshot(path=str(SHOTS / "home-bad-upload.png"), full_page=True)
+    assert_no_exception(page, "Home after a bad upload")
+    # The app keeps working: switch back to a sample photo and the viewer renders again.
+    page.get_by_role("radio", name="Sample photo").click()
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert_no_exception(page, "Home after recovering")
+
+
+def test_home_untrained_model_warning_is_visible(browser_page):
+    page = browser_page
+    page.goto(f"{page.server_url}/?model=resnet18")
+    wait_until_idle(page)
+    assert "random weights" in page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
+    assert_no_exception(page, "Home with ResNet-18")

@@ -1,0 +1,110 @@
+"""Home page (section 1) through Streamlit's AppTest: the router, the CNN vision viewer, the quiz."""
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from tests.inputs.images import BAD_IMAGES, encode
+
+TIMEOUT = 120
+
+
+def run_home(**query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at.run()
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_home_renders_the_viewer_with_the_shipped_model():
+    at = run_home()
+    assert not at.exception
+    assert at.title[0].value == "CNN Lab"
+    assert at.selectbox(key="home_model").value == "shapesnet"
+    assert any("Held-out accuracy" in c for c in texts(at.caption))
+    assert any("filters of the first conv (3 -> 16, 3x3)" in c for c in _image_captions(at))
+    assert not at.warning and not at.error
+    assert at.query_params == {"source": "Sample photo", "photo": "Cat (chelsea)", "model": "shapesnet"}
+
+
+def _image_captions(at: AppTest) -> list[str]:
+    return [caption for image in at.image for caption in image.captions]
+
+
+def test_switching_model_and_layer_updates_the_view():
+    at = run_home()
+    at.selectbox(key="home_model").set_value("simplecnn_shapes").run()
+    assert not at.exception
+    layer = at.select_slider(key="home_layer_simplecnn_shapes")
+    assert layer.options == ["conv1", "conv2"]
+    layer.set_value("conv2").run()
+    assert not at.exception
+    assert at.query_params["model"] == "simplecnn_shapes"
+
+
+def test_untrained_torchvision_model_is_labelled_as_such():
+    at = run_home(model="resnet18")
+    assert not at.exception
+    assert any("random weights" in w for w in texts(at.warning))
+
+
+def test_synthetic_scene_source():
+    at = run_home(source="Synthetic shapes", seed="7")
+    assert not at.exception
+    assert at.number_input(key="home_seed").value == 7
+
+
+@pytest.mark.parametrize("query,message", [
+    ({"model": "alexnet-9000"}, "`model=alexnet-9000` is not recognised"),
+    ({"photo": "<script>alert(1)</script>"}, "`photo=<script>alert(1)</script>` is not recognised"),
+    ({"source": "Sample photo", "photo": "x" * 500}, "..."),
+    ({"source": "Synthetic shapes", "seed": "-5"}, "whole number from 0 to 10000"),
+    ({"source": "Synthetic shapes", "seed": "1e99"}, "whole number from 0 to 10000"),
+])
+def test_bad_url_parameters_warn_and_fall_back(query, message):
+    at = run_home(**query)
+    assert not at.exception
+    assert any(message in w for w in texts(at.warning))
+    assert at.image  # the viewer still renders with the defaults
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.segmented_control(key="home_source").set_value("Upload").run()
+    at.file_uploader(key="home_upload").upload(name, data, "image/png")
+    return at.run()
+
+
+@pytest.mark.parametrize("case,make,message", BAD_IMAGES, ids=[c[0] for c in BAD_IMAGES])
+def test_bad_uploads_show_an_error_and_the_page_keeps_working(case, make, message):
+    at = _upload(run_home(), f"{case}.png", make())
+    assert not at.exception
+    errors = texts(at.error)
+    assert len(errors) == 1 and message in errors[0] and "Accepted: PNG, JPEG" in errors[0]
+    assert at.subheader  # the quiz below still renders
+    at.segmented_control(key="home_source").set_value("Sample photo").run()
+    assert not at.exception and not at.error  # and the user can carry on
+
+
+def test_good_upload_runs_the_model_and_reports_downscaling():
+    photo = np.random.default_rng(3).integers(0, 255, (1500, 2000, 3), dtype=np.uint8)
+    at = _upload(run_home(), "big.png", encode(Image.fromarray(photo), "PNG"))
+    assert not at.exception and not at.error
+    assert any("Downscaled from 2000x1500 to 1024x768" in c for c in texts(at.caption))
+
+
+def test_quiz_checks_answers_and_keeps_score():
+    at = run_home()
+    first = at.radio(key="quiz_foundations_why-not-dense")
+    first.set_value(1)
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert "Correct." in texts(at.success)
+    assert any("1 of 7 correct" in (p.proto.text or "") for p in at.get("progress"))
+    second = at.radio(key="quiz_foundations_kernel-learns")
+    second.set_value(0)
+    at.form_submit_button[1].click().run()
+    assert "Not quite." in texts(at.error)
