@@ -66,7 +66,9 @@ def image_picker(key: str, default_sample: str = "Cat (chelsea)") -> DecodedImag
         pixels = cache.synthetic_photo(int(seed))
         return DecodedImage(pixels, "synthetic", (pixels.shape[1], pixels.shape[0]))
     if source == "Upload":
-        upload = st.file_uploader("Upload a photo", type=list(ACCEPTED_EXTENSIONS), key=f"{key}_upload",
+        # No `type=` filter on purpose: Streamlit enforces it by raising an exception before the
+        # script runs (a traceback for a renamed file), while decode_image sniffs the content anyway.
+        upload = st.file_uploader(f"Upload a photo ({', '.join(ACCEPTED_EXTENSIONS)})", key=f"{key}_upload",
                                   help=ACCEPTED_TEXT)
         if upload is None:
             st.info(f"Choose an image file. {ACCEPTED_TEXT}")

@@ -46,3 +46,33 @@ BAD_IMAGES = [
     ("zero-size-header", lambda: png_header_only(0, 0), "not an image"),
     ("icon-format", lambda: encode(Image.new("RGB", (32, 32), "blue"), "ICO"), "not an image"),
 ]
+
+
+def _animated_gif() -> bytes:
+    buf = io.BytesIO()
+    frames = [Image.new("RGB", (40, 30), c) for c in ("red", "lime", "blue")]
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    return buf.getvalue()
+
+
+def _exif_rotated_jpeg() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encode(Image.new("RGB", (80, 40), "orange"), "JPEG", exif=exif.tobytes())
+
+
+# Unusual but valid files: (id, bytes factory, a note the UI should show, or None)
+ODD_IMAGES = [
+    ("cmyk-jpeg", lambda: encode(Image.new("CMYK", (50, 40), (0, 255, 255, 0)), "JPEG"), "CMYK"),
+    ("rgba-png", lambda: encode(Image.new("RGBA", (50, 40), (255, 0, 0, 0)), "PNG"), "white"),
+    ("palette-png", lambda: encode(Image.new("RGB", (50, 40), "teal").convert("P"), "PNG"), None),
+    ("grey16-png", lambda: encode(Image.fromarray(np.full((40, 50), 40000, np.uint16)), "PNG"), "16-bit"),
+    ("animated-gif", _animated_gif, "first of its 3 frames"),
+    ("exif-rotated-jpeg", _exif_rotated_jpeg, "EXIF"),
+    ("one-pixel", lambda: encode(Image.new("RGB", (1, 1), "white"), "PNG"), None),
+    ("needle-3x4000", lambda: encode(Image.new("RGB", (3, 4000), "green"), "PNG"), "Downscaled"),
+    ("photo-4000x3000", lambda: encode(Image.new("RGB", (4000, 3000), "navy"), "JPEG"), "Downscaled"),
+    ("webp", lambda: encode(Image.new("RGB", (50, 40), "pink"), "WEBP"), None),
+    ("bmp", lambda: encode(Image.new("RGB", (50, 40), "pink"), "BMP"), None),
+    ("tiff", lambda: encode(Image.new("RGB", (50, 40), "pink"), "TIFF"), None),
+]

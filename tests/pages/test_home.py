@@ -5,7 +5,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from tests.inputs.images import BAD_IMAGES, encode
+from core.images import SAMPLE_PHOTOS
+from tests.inputs.images import BAD_IMAGES, ODD_IMAGES, encode
 
 TIMEOUT = 120
 
@@ -87,6 +88,28 @@ def test_bad_uploads_show_an_error_and_the_page_keeps_working(case, make, messag
     assert at.subheader  # the quiz below still renders
     at.segmented_control(key="home_source").set_value("Sample photo").run()
     assert not at.exception and not at.error  # and the user can carry on
+
+
+@pytest.mark.parametrize("case,make,note", ODD_IMAGES, ids=[c[0] for c in ODD_IMAGES])
+def test_odd_but_valid_uploads_are_shown_with_what_was_done(case, make, note):
+    at = _upload(run_home(), f"{case}.png", make())  # content is sniffed, not trusted from the name
+    assert not at.exception and not at.error
+    assert any(c.startswith("Your photo") for c in _image_captions(at))  # the viewer ran
+    if note:
+        assert any(note in c for c in texts(at.caption))
+
+
+@pytest.mark.parametrize("photo", list(SAMPLE_PHOTOS))
+def test_every_sample_photo_works_offline_with_the_shipped_model(photo):
+    at = run_home(photo=photo)
+    assert not at.exception and not at.error and not at.warning
+    assert at.selectbox(key="home_sample").value == photo
+
+
+def test_upload_with_a_refused_extension_is_an_error_not_a_traceback():
+    at = _upload(run_home(), "model.pkl", b"\x80\x04K\x01.")
+    assert not at.exception
+    assert any("Accepted: PNG, JPEG" in e for e in texts(at.error))
 
 
 def test_good_upload_runs_the_model_and_reports_downscaling():
