@@ -117,8 +117,7 @@ def _prediction_chart(preds: list[tuple[str, float]]) -> go.Figure:
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/neurology:", layout="wide")
 nav = st.navigation({
-    section: [st.Page(home if p.script is None else p.script, title=p.title, icon=p.icon,
-                      default=p.script is None, **({"url_path": p.url_path} if p.script else {}))
+    section: [st.Page(home if p.script is None else p.script, title=p.title, icon=p.icon, default=p.script is None)
               for p in pages]
     for section, pages in sections().items()
 })

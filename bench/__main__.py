@@ -5,6 +5,9 @@ Groups:
   browser  home_first_render_s      real chromium: server start -> Home fully rendered
            rss_after_tour_mb        server RSS (with children) after every page was opened once
   models   vision_<model>_ms        CNN-vision pass (feature maps of all convs + top-5), median of 5
+  conv     conv_update_ms           one playground slider change on a 512x512 RGB photo: convolution,
+                                    diverging feature-map image, formula, receptive-field box (median of 20)
+           activation_update_ms     one Activation Lab change: all 8 curves + derivatives (median of 50)
 """
 from __future__ import annotations
 
@@ -78,7 +81,37 @@ def models() -> None:
         emit(f"vision_{key}_ms", statistics.median(times[1:]) * 1000, "ms")  # first run warms up
 
 
-GROUPS = {"startup": startup, "browser": browser, "models": models}
+def conv_group() -> None:
+    import numpy as np
+
+    from core import activations, conv
+    from core.images import sample_photo, resize_to
+    from core.viz import diverging, mark_box
+
+    photo = conv.working_image(resize_to(sample_photo("Astronaut"), (512, 512)))
+    photo_u8 = np.round(photo * 255).astype(np.uint8)
+    kernel = conv.KERNEL_PRESETS["Sobel x"]
+    times = []
+    for stride in [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]:
+        settings = conv.ConvSettings(3, stride, "same", 0, "zeros", 1, "summed (Conv2d 3->1)")
+        start = time.perf_counter()
+        out = conv.convolve(photo, kernel, settings)
+        conv.formula_latex(photo.shape[0], settings)
+        rows, cols = conv.receptive_field(out.shape[1] // 2, out.shape[2] // 2, settings)
+        mark_box(photo_u8, int(rows[0]), int(cols[0]), settings.span, settings.span)
+        diverging(out[0])
+        times.append(time.perf_counter() - start)
+    emit("conv_update_ms", statistics.median(times[1:]) * 1000, "ms")
+    names = list(activations.ACTIVATIONS)
+    times = []
+    for i in range(51):
+        start = time.perf_counter()
+        activations.curves(names, -5.0, 5.0, {"slope": 0.01 + i / 1000, "alpha": 1.0})
+        times.append(time.perf_counter() - start)
+    emit("activation_update_ms", statistics.median(times[1:]) * 1000, "ms")
+
+
+GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group}
 
 
 def main(argv: list[str]) -> None:

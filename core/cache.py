@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import data, features, images, models, quiz
+from core import activations, data, features, images, models, quiz
 
 
 def _available_cores() -> int:
@@ -51,3 +51,20 @@ def cnn_vision(model_key: str, pixels: np.ndarray) -> tuple[dict[str, torch.Tens
     x = models.preprocess(pixels, loaded.spec)
     maps, logits = features.feature_maps(loaded, x, features.conv_layers(loaded.model))
     return maps, models.top_k(loaded, logits)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def preactivation_map(pixels: np.ndarray, block: str) -> np.ndarray:
+    """ShapesNet's pre-ReLU output of one block for a photo, (C, h, w). Plain inference: no lock needed."""
+    loaded = get_model("shapesnet")
+    x = models.preprocess(pixels, loaded.spec)
+    return activations.preactivations(loaded.model.features, x, block)[0].numpy()
+
+
+@st.cache_data(max_entries=4, show_spinner="Running 64 shapes through the model...")
+def shapes_preactivations(block: str, n: int = 64) -> np.ndarray:
+    """Pre-ReLU outputs (N, C, H, W) of one ShapesNet block over a fixed batch of synthetic shapes."""
+    loaded = get_model("shapesnet")
+    batch = data.make_shapes(n, seed=2024)
+    x = torch.cat([models.preprocess(img, loaded.spec) for img in batch.images])
+    return activations.preactivations(loaded.model.features, x, block).numpy()

@@ -5,6 +5,7 @@ Each later page adds one PageSpec here. Sections follow the course's numbering.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 
 @dataclass(frozen=True)
@@ -13,11 +14,18 @@ class PageSpec:
     title: str
     icon: str
     script: str | None  # path from the repo root; None = the home page, defined in Home.py
-    url_path: str  # "" for the home page
+
+    @property
+    def url_path(self) -> str:
+        """The page's URL: its file name. Streamlit also auto-registers pages/*.py by file name before
+        st.navigation runs; any other url_path makes a direct link open with a "Page not found" dialog."""
+        return "" if self.script is None else PurePosixPath(self.script).stem
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("1 · Foundations", "CNN vision", ":material/visibility:", None, ""),
+    PageSpec("1 · Foundations", "CNN vision", ":material/visibility:", None),
+    PageSpec("2 · Convolutional layers", "Convolution Playground", ":material/grid_on:", "pages/convolution.py"),
+    PageSpec("3 · Pooling & activations", "Activation Lab", ":material/show_chart:", "pages/activations.py"),
 )
 
 

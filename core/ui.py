@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from core import cache, quiz as quizlib
 from core.errors import CNNLabError
@@ -11,6 +12,19 @@ from core.images import ACCEPTED_EXTENSIONS, ACCEPTED_TEXT, SAMPLE_PHOTOS, Decod
 from core.models import REGISTRY, LoadedModel
 
 PHOTO_SOURCES = ("Sample photo", "Synthetic shapes", "Upload", "Camera")
+
+
+def route_through_home() -> None:
+    """Call first in every pages/ script.
+
+    Streamlit treats a pages/ folder as an old-style multipage app until st.navigation has run
+    once in the process. So on a fresh server, a direct link to a page runs that script alone,
+    without Home.py's router and page config. Switching the old mode off and rerunning sends the
+    request through Home.py's st.navigation, which then opens the same page.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def query_choice(param: str, options: Sequence[str], default: str) -> str:
@@ -26,19 +40,38 @@ def query_choice(param: str, options: Sequence[str], default: str) -> str:
     return value
 
 
-def query_int(param: str, lo: int, hi: int, default: int) -> int:
-    """A URL query parameter that must be an integer in [lo, hi]; a bad value warns and falls back."""
+def query_number(param: str, lo: float, hi: float, default: float) -> float:
+    """A numeric URL query parameter in [lo, hi]; a bad value warns and falls back.
+
+    A whole-number default means only whole numbers are accepted (and an int is returned).
+    """
+    whole = isinstance(default, int)
     value = st.query_params.get(param)
     if value is None:
         return default
     try:
-        number = int(value)
-        if not lo <= number <= hi:
+        number = int(value) if whole else float(value)
+        if not lo <= number <= hi:  # also false for NaN
             raise ValueError
     except ValueError:
-        st.warning(f"The link's `{param}` must be a whole number from {lo} to {hi}; the default {default} is used.")
+        kind = "a whole number" if whole else "a number"
+        st.warning(f"The link's `{param}` must be {kind} from {lo:g} to {hi:g}; the default {default:g} is used.")
         return default
     return number
+
+
+def query_multi(param: str, options: Sequence[str], default: Sequence[str]) -> list[str]:
+    """A comma-separated URL parameter of choices; unknown entries warn and are dropped."""
+    value = st.query_params.get(param)
+    if value is None:
+        return list(default)
+    chosen = [v for v in value.split(",") if v]
+    unknown = [v for v in chosen if v not in options]
+    if unknown:
+        st.warning(f"The link's `{param}` has unknown entries ({', '.join(u[:40] for u in unknown[:5])}); "
+                   f"they were left out. Accepted values: {', '.join(options)}.")
+    kept = [v for v in dict.fromkeys(chosen) if v in options]
+    return kept or list(default)
 
 
 def image_picker(key: str, default_sample: str = "Cat (chelsea)") -> DecodedImage | None:
@@ -60,7 +93,7 @@ def image_picker(key: str, default_sample: str = "Cat (chelsea)") -> DecodedImag
         pixels = cache.sample_photo(name)
         return DecodedImage(pixels, "scikit-image sample", (pixels.shape[1], pixels.shape[0]))
     if source == "Synthetic shapes":
-        seed = st.number_input("Scene seed", 0, 10_000, query_int("seed", 0, 10_000, 0), key=f"{key}_seed",
+        seed = st.number_input("Scene seed", 0, 10_000, query_number("seed", 0, 10_000, 0), key=f"{key}_seed",
                                help="Each seed draws a different scene of the five shape classes and a hexagon.")
         st.query_params["seed"] = str(seed)
         pixels = cache.synthetic_photo(int(seed))

@@ -72,3 +72,29 @@ def filter_grid(weight: torch.Tensor, tile_px: int = 48) -> np.ndarray:
         m = float(np.abs(img).max()) or 1.0
         tiles.append(upscale(np.round((img / m * 0.5 + 0.5) * 255).astype(np.uint8), tile_px))
     return tile(tiles, cols=min(16, len(tiles)))
+
+
+def diverging(a: np.ndarray) -> tuple[np.ndarray, float]:
+    """Signed 2D array -> RGB uint8 on a symmetric blue-white-red scale, and the scale's |max|.
+
+    Blue is negative, white zero, red positive, so the sign of a response stays visible.
+    """
+    a = np.nan_to_num(np.asarray(a, dtype=np.float32))
+    vmax = float(np.abs(a).max()) or 1.0
+    t = np.clip(a / vmax, -1.0, 1.0)[..., None]
+    white, red, blue = np.array([255, 255, 255.0]), np.array([178, 24, 43.0]), np.array([33, 102, 172.0])
+    rgb = np.where(t >= 0, white + t * (red - white), white - t * (blue - white))
+    return np.round(rgb).astype(np.uint8), vmax
+
+
+def mark_box(rgb: np.ndarray, top: int, left: int, height: int, width: int,
+             color: tuple[int, int, int] = (255, 215, 0)) -> np.ndarray:
+    """Copy of an RGB image with a rectangle outlined (clipped to the image, visible at any size)."""
+    out = rgb.copy()
+    thick = max(1, round(max(rgb.shape[:2]) / 200))
+    h, w = rgb.shape[:2]
+    y0, x0 = max(0, top), max(0, left)
+    y1, x1 = min(h - 1, top + height - 1), min(w - 1, left + width - 1)
+    if y0 <= y1 and x0 <= x1:
+        cv2.rectangle(out, (x0, y0), (x1, y1), color, thick)
+    return out

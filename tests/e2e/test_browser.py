@@ -18,15 +18,22 @@ SHOTS = Path(os.environ.get("CNNLAB_SCREENSHOTS") or tempfile.mkdtemp(prefix="cn
 
 
 @pytest.fixture(scope="module")
-def browser_page():
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     assert Path(CHROMIUM).exists(), "Debian chromium is required: apt-get install -y chromium"
-    with AppServer() as server, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(browser):
+    with AppServer() as server:
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         page.server_url = server.url
         yield page
-        browser.close()
+        page.close()
 
 
 def assert_no_exception(page, where: str):
@@ -42,7 +49,22 @@ def test_every_page_opens_without_exception(browser_page, spec):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{spec.url_path or 'home'}.png"), full_page=True)
     assert_no_exception(page, spec.title)
+    assert "Page not found" not in page.locator("body").inner_text(), "direct link did not resolve"
     assert page.locator('[data-testid="stMain"]').inner_text().strip(), "page rendered nothing"
+
+
+def test_direct_link_on_a_fresh_server_goes_through_the_router(browser):
+    """The first request a new server gets is a deep link: it must still get Home.py's navigation."""
+    target = next(p for p in PAGES if p.script)
+    with AppServer() as server:
+        page = browser.new_page()
+        page.goto(f"{server.url}/{target.url_path}")
+        wait_until_idle(page)
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        body = page.locator("body").inner_text()
+        page.close()
+    assert target.section in nav and target.title in nav
+    assert "Page not found" not in body
 
 
 def test_home_bad_upload_shows_error_not_traceback(browser_page, tmp_path):

@@ -1,0 +1,101 @@
+"""Convolution Playground through AppTest: every shared view, bad links, bad uploads, the 5x5 example."""
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from tests.inputs.images import BAD_IMAGES, encode
+from tests.inputs.playground import BAD_QUERIES, VIEWS
+
+PAGE = "pages/convolution.py"
+
+
+def open_page(**query) -> AppTest:
+    """Open the page the way a shared link does: Home's router runs, then the page with the link's params."""
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
+    at.query_params.clear()  # a browser drops the previous page's parameters when switching pages
+    at.query_params.update(query)
+    return at.switch_page(PAGE).run()
+
+
+def texts(elements):
+    return [e.value for e in elements]
+
+
+@pytest.mark.parametrize("case,query,code", VIEWS, ids=[v[0] for v in VIEWS])
+def test_shared_views_reproduce_the_exact_settings(case, query, code):
+    at = open_page(**query)
+    assert not at.exception and not at.error and not at.warning
+    assert code in texts(at.code)
+    for key, value in query.items():
+        assert at.query_params[key] == value  # the link survives the run unchanged
+
+
+def test_formula_shows_live_numbers_and_updates_with_stride():
+    at = open_page()
+    assert any(r"{341 + 2\cdot1 - 1\cdot(3-1) - 1}{1}" in f for f in texts(at.latex))
+    at.slider(key="conv_stride").set_value(3).run()
+    assert not at.exception
+    assert any(r"\right\rfloor + 1 = 114" in f for f in texts(at.latex))  # floor(340 / 3) + 1
+    assert at.query_params["stride"] == "3"
+    assert any("-> output **1 x 114 x 171**" in m for m in texts(at.markdown))
+
+
+def test_kernel_preset_and_size_change_the_layer():
+    at = open_page()
+    at.selectbox(key="conv_preset").set_value("Gaussian").run()
+    at.radio(key="conv_size").set_value("5").run()
+    assert not at.exception
+    assert any("kernel_size=5" in c and "padding=2" in c for c in texts(at.code))
+
+
+@pytest.mark.parametrize("case,query,message", BAD_QUERIES, ids=[b[0] for b in BAD_QUERIES])
+def test_hand_edited_links_warn_and_fall_back(case, query, message):
+    at = open_page(**query)
+    assert not at.exception and not at.error
+    assert any(message in w for w in texts(at.warning))
+    assert at.code  # the playground still renders
+
+
+def test_kernel_larger_than_a_tiny_upload_is_an_error_not_a_crash():
+    at = open_page(size="7", padding="valid")
+    at.segmented_control(key="conv_source").set_value("Upload").run()
+    at.file_uploader(key="conv_upload").upload("dot.png", encode(Image.new("RGB", (4, 4), "red"), "PNG"), "image/png")
+    at.run()
+    assert not at.exception
+    assert any("output would be empty" in e for e in texts(at.error))
+    assert at.slider(key="conv_step")  # the worked example below still renders
+
+
+@pytest.mark.parametrize("case,make,message", BAD_IMAGES, ids=[c[0] for c in BAD_IMAGES])
+def test_bad_uploads_keep_the_page_working(case, make, message):
+    at = open_page()
+    at.segmented_control(key="conv_source").set_value("Upload").run()
+    at.file_uploader(key="conv_upload").upload(f"{case}.jpg", make(), "image/jpeg")
+    at.run()
+    assert not at.exception
+    assert any(message in e for e in texts(at.error))
+    assert at.slider(key="conv_step")
+
+
+def test_worked_example_steps_to_the_last_window():
+    at = open_page()
+    at.slider(key="conv_step").set_value(9).run()
+    assert not at.exception
+    assert any("= **-5** -> output[2, 2]" in m for m in texts(at.markdown))
+    assert any("gives **4**" in m for m in texts(at.markdown))
+
+
+def test_receptive_field_pick_and_pooling():
+    at = open_page(kernel="identity", channels="per channel")
+    at.slider(key="conv_row").set_value(0).run()
+    at.slider(key="conv_col").set_value(0).run()
+    assert not at.exception
+    assert any("rows -1..1, columns -1..1" in caption for img in at.image for caption in img.captions)
+    at.radio(key="conv_pool").set_value("global average").run()
+    assert any("one number per channel" in m for m in texts(at.markdown))
+    at.radio(key="conv_pool").set_value("max").run()
+    at.slider(key="conv_pool_window").set_value(4).run()
+    assert any("341x512 -> **169x255**" in m for m in texts(at.markdown))  # floor((341 - 4) / 2) + 1
+    assert not at.exception
