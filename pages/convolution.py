@@ -45,13 +45,16 @@ def _settings_from_widgets() -> tuple[np.ndarray, conv.ConvSettings] | None:
         size = int(st.radio("Kernel size", sizes, horizontal=True, key="conv_size",
                             index=sizes.index(ui.query_choice("size", sizes, "3"))))
         initial = conv.kernel_of_size(preset, size)
-        if "k" in st.query_params:
+        # A link's custom kernel seeds only the first editor of the session; a preset picked later
+        # starts from its own values.
+        if "k" in st.query_params and not st.session_state.get("conv_link_kernel_used"):
             try:
                 from_link = conv.kernel_from_param(st.query_params["k"])
                 if from_link.shape[0] == size:
                     initial = from_link
             except CNNLabError as err:
                 st.warning(f"{err} The preset is used instead.")
+        st.session_state["conv_link_kernel_used"] = True
         edited = st.data_editor(pd.DataFrame(initial, columns=[str(c) for c in range(size)]), hide_index=True,
                                 key=f"conv_kernel_{preset}_{size}", width="stretch")
         st.caption("Edit any cell; the output updates at once.")

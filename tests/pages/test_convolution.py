@@ -58,6 +58,26 @@ def test_hand_edited_links_warn_and_fall_back(case, query, message):
     assert at.code  # the playground still renders
 
 
+def test_custom_kernel_from_a_link_does_not_leak_into_other_presets():
+    at = open_page(k="0,0,0,0,2,0,0,0,0")
+    assert at.query_params["k"] == "0,0,0,0,2,0,0,0,0"
+    at.selectbox(key="conv_preset").set_value("box blur").run()
+    assert not at.exception
+    assert "k" not in at.query_params  # box blur shows its own weights, so no custom kernel in the link
+
+
+def test_editing_the_kernel_grid_updates_the_link_and_a_cleared_cell_is_an_error():
+    at = open_page()
+    at.session_state["conv_kernel_Sobel x_3"] = {"edited_rows": {1: {"1": 9.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception and not at.error
+    assert at.query_params["k"] == "-1,0,1,-2,9,2,-1,0,1"
+    at.session_state["conv_kernel_Sobel x_3"] = {"edited_rows": {0: {"0": None}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    assert any("empty or non-numeric cell" in e for e in texts(at.error))
+
+
 def test_kernel_larger_than_a_tiny_upload_is_an_error_not_a_crash():
     at = open_page(size="7", padding="valid")
     at.segmented_control(key="conv_source").set_value("Upload").run()
