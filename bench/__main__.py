@@ -8,6 +8,11 @@ Groups:
   conv     conv_update_ms           one playground slider change on a 512x512 RGB photo: convolution,
                                     diverging feature-map image, formula, receptive-field box (median of 20)
            activation_update_ms     one Activation Lab change: all 8 curves + derivatives (median of 50)
+  explorer profile_all_s            all 10 torchvision architectures profiled at their standard size
+                                    (meta device: layer table, MACs, receptive fields), in a fresh process
+           profile_all_rss_mb       that process's RSS growth while profiling
+           macs_max_rel_err         largest relative MACs error against torchvision's published GFLOPS
+           params_exact             architectures whose parameter count equals the published one (of 10)
 """
 from __future__ import annotations
 
@@ -111,7 +116,32 @@ def conv_group() -> None:
     emit("activation_update_ms", statistics.median(times[1:]) * 1000, "ms")
 
 
-GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group}
+EXPLORER_WORKER = """
+import json, time, psutil
+from core.profile import ARCHS, TORCHVISION_ARCHS, profile
+rss0 = psutil.Process().memory_info().rss
+start = time.perf_counter()
+results = {k: profile(k) for k in TORCHVISION_ARCHS}
+seconds = time.perf_counter() - start
+rss1 = psutil.Process().memory_info().rss
+errs = [abs(p.total_macs / 1e9 - ARCHS[k].ref_gmacs) / ARCHS[k].ref_gmacs for k, p in results.items()]
+exact = sum(p.total_params == ARCHS[k].ref_params for k, p in results.items())
+print(json.dumps([seconds, (rss1 - rss0) / 2**20, max(errs), exact, len(results)]))
+"""
+
+
+def explorer() -> None:
+    import json
+
+    out = subprocess.run([sys.executable, "-c", EXPLORER_WORKER], cwd=ROOT, capture_output=True, text=True, check=True)
+    seconds, rss_mb, max_err, exact, total = json.loads(out.stdout.strip().splitlines()[-1])
+    emit("profile_all_s", seconds, "s")
+    emit("profile_all_rss_mb", rss_mb, "MB")
+    emit("macs_max_rel_err", max_err, "ratio")
+    print(f"params_exact {exact} models_of_{total}", flush=True)
+
+
+GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer}
 
 
 def main(argv: list[str]) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import activations, data, features, images, models, quiz
+from core import activations, blocks, data, features, images, models, profile, quiz
 
 
 def _available_cores() -> int:
@@ -68,3 +68,14 @@ def shapes_preactivations(block: str, n: int = 64) -> np.ndarray:
     batch = data.make_shapes(n, seed=2024)
     x = torch.cat([models.preprocess(img, loaded.spec) for img in batch.images])
     return activations.preactivations(loaded.model.features, x, block).numpy()
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def arch_profile(key: str, size: int) -> profile.Profile:
+    """Meta-device profile of an architecture (no weights allocated; shared by every session)."""
+    return profile.profile(key, size)
+
+
+@st.cache_data(show_spinner="Loading the block diagram...")
+def block_diagram(family: str) -> str:
+    return blocks.block_dot(family)

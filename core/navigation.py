@@ -26,6 +26,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("1 · Foundations", "CNN vision", ":material/visibility:", None),
     PageSpec("2 · Convolutional layers", "Convolution Playground", ":material/grid_on:", "pages/convolution.py"),
     PageSpec("3 · Pooling & activations", "Activation Lab", ":material/show_chart:", "pages/activations.py"),
+    PageSpec("4 · Deep architectures", "Model Explorer", ":material/account_tree:", "pages/model_explorer.py"),
 )
 
 

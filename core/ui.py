@@ -20,9 +20,12 @@ def route_through_home() -> None:
     Streamlit treats a pages/ folder as an old-style multipage app until st.navigation has run
     once in the process. So on a fresh server, a direct link to a page runs that script alone,
     without Home.py's router and page config. Switching the old mode off and rerunning sends the
-    request through Home.py's st.navigation, which then opens the same page.
+    request through Home.py's st.navigation, which then opens the same page. Once per session is
+    enough (the switch is process-wide); Streamlit's AppTest turns the old mode back on before
+    every run, and a second rerun there would swallow the button click that started the run.
     """
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and not st.session_state.get("_routed_through_home"):
+        st.session_state["_routed_through_home"] = True
         PagesManager.uses_pages_directory = False
         st.rerun()
 

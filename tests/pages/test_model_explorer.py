@@ -1,0 +1,100 @@
+"""Model Explorer through AppTest: every architecture, links, search, what-if, latency, export."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.profile import ARCHS
+from tests.conftest import ROOT
+
+PAGE = "pages/model_explorer.py"
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120).run()
+    at.query_params.clear()
+    at.query_params.update(query)
+    return at.switch_page(PAGE).run()
+
+
+def texts(elements):
+    return [e.value for e in elements]
+
+
+def test_default_is_resnet50_matching_torchvision():
+    at = open_page()
+    assert not at.exception and not at.error and not at.warning
+    assert at.metric[0].value == "25,557,032"
+    assert any("parameters match exactly; MACs differ by 0.00%" in m for m in texts(at.markdown))
+    assert at.query_params["arch"] == "resnet50" and at.query_params["size"] == "224"
+
+
+@pytest.mark.parametrize("key", list(ARCHS))
+def test_every_architecture_renders_from_a_link(key):
+    at = open_page(arch=key)
+    assert not at.exception and not at.error
+    assert at.selectbox(key="mx_arch").value == key
+    assert at.metric[0].value == f"{int(at.metric[0].value.replace(',', '')):,}"
+
+
+@pytest.mark.parametrize("query,message", [
+    ({"arch": "alexnet"}, "`arch=alexnet` is not recognised"),
+    ({"size": "13"}, "`size=13` is not recognised"),
+    ({"arch": "vit_b_16", "size": "300"}, "`size=300` is not recognised"),
+])
+def test_bad_links_warn_and_fall_back(query, message):
+    at = open_page(**query)
+    assert not at.exception and not at.error
+    assert any(message in w for w in texts(at.warning))
+
+
+def test_resolution_change_rescales_cost_and_explains_reference():
+    at = open_page(arch="resnet18", size="448")
+    assert not at.exception
+    assert at.metric[1].value == "7.255 G"
+    assert any("published figures are for 224px" in c for c in texts(at.caption))
+
+
+def test_too_small_input_is_an_error_message():
+    at = open_page(arch="inception_v3", size="64")
+    assert not at.exception
+    assert any("smallest input it accepts is 75x75" in e for e in texts(at.error))
+    assert at.subheader  # the quizzes still render
+
+
+def test_layer_search_filters_rows():
+    at = open_page(arch="vgg16")
+    at.text_input(key="mx_search").input("Linear").run()
+    assert not at.exception
+    frames = [df.value for df in at.dataframe if "layer" in df.value.columns]  # the layer tables
+    assert frames and all(set(f["type"]) == {"Linear"} for f in frames)
+    assert sum(len(f) for f in frames) == 3
+    at.text_input(key="mx_search").input("no-such-layer").run()
+    assert "No layer matches 'no-such-layer'." in texts(at.info)
+
+
+def test_what_if_separable_cuts_params_and_macs():
+    at = open_page()
+    at.toggle(key="mx_sep").set_value(True).run()
+    assert not at.exception
+    line = next(m for m in texts(at.markdown) if m.startswith("Parameters x"))
+    ratio = float(line.split("Parameters x")[1].split(",")[0])
+    assert ratio < 0.2
+
+
+@pytest.mark.slow
+def test_latency_and_exports_produce_real_files():
+    at = open_page(arch="mobilenet_v3_small")
+    at.button(key="mx_latency").click().run()
+    assert not at.exception and at.metric[-1].value.endswith(" ms")
+    at.button(key="mx_onnx").click().run()
+    assert not at.exception and not at.error
+    assert any("ONNX Runtime reproduces PyTorch's output" in c for c in texts(at.caption))
+    at.button(key="mx_ts").click().run()
+    assert not at.exception
+    assert any("torch.jit.load" in c for c in texts(at.caption))
+
+
+def test_export_of_a_huge_model_is_refused_with_a_message():
+    at = open_page(arch="vgg16")
+    at.button(key="mx_onnx").click().run()
+    assert not at.exception
+    assert any("138 M parameters" in e for e in texts(at.error))
