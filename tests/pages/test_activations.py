@@ -1,21 +1,15 @@
 """Activation Lab through AppTest: curves, URL state, a real feature map, dying ReLU."""
-import pytest
-from streamlit.testing.v1 import AppTest
+from functools import partial
 
-from tests.conftest import ROOT
+import pytest
+
+from tests.pages import apptest
+from tests.pages.apptest import texts
 
 PAGE = "pages/activations.py"
 
 
-def open_page(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
-    at.query_params.clear()
-    at.query_params.update(query)
-    return at.switch_page(PAGE).run()
-
-
-def texts(elements):
-    return [e.value for e in elements]
+open_page = partial(apptest.open_page, PAGE)
 
 
 def test_default_view_plots_three_activations_with_formulas():

@@ -1,26 +1,19 @@
 """Convolution Playground through AppTest: every shared view, bad links, bad uploads, the 5x5 example."""
+from functools import partial
+
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
 from tests.inputs.images import BAD_IMAGES, encode
 from tests.inputs.playground import BAD_QUERIES, VIEWS
+from tests.pages import apptest
+from tests.pages.apptest import texts
 
 PAGE = "pages/convolution.py"
 
 
-def open_page(**query) -> AppTest:
-    """Open the page the way a shared link does: Home's router runs, then the page with the link's params."""
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
-    at.query_params.clear()  # a browser drops the previous page's parameters when switching pages
-    at.query_params.update(query)
-    return at.switch_page(PAGE).run()
-
-
-def texts(elements):
-    return [e.value for e in elements]
+open_page = partial(apptest.open_page, PAGE)
 
 
 @pytest.mark.parametrize("case,query,code", VIEWS, ids=[v[0] for v in VIEWS])

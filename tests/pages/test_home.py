@@ -4,21 +4,13 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
 from core.images import SAMPLE_PHOTOS
 from tests.inputs.images import BAD_IMAGES, ODD_IMAGES, encode
-
-TIMEOUT = 120
-
-
-def run_home(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)
-    at.query_params.update(query)
-    return at.run()
+from tests.pages.apptest import open_page, texts
 
 
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+def run_home(**query):
+    return open_page(None, **query)
 
 
 def test_home_renders_the_viewer_with_the_shipped_model():

@@ -1,22 +1,16 @@
 """Model Explorer through AppTest: every architecture, links, search, what-if, latency, export."""
+from functools import partial
+
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.profile import ARCHS
-from tests.conftest import ROOT
+from tests.pages import apptest
+from tests.pages.apptest import texts
 
 PAGE = "pages/model_explorer.py"
 
 
-def open_page(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120).run()
-    at.query_params.clear()
-    at.query_params.update(query)
-    return at.switch_page(PAGE).run()
-
-
-def texts(elements):
-    return [e.value for e in elements]
+open_page = partial(apptest.open_page, PAGE)
 
 
 def test_default_is_resnet50_matching_torchvision():

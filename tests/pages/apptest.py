@@ -1,0 +1,21 @@
+"""Shared AppTest helpers for the page tests."""
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def open_page(page: str | None = None, timeout: float = 120, **query) -> AppTest:
+    """Open Home, or a page the way a shared link does: Home's router runs first, then the page
+    with the link's parameters (a browser drops the previous page's parameters on a page switch)."""
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=timeout)
+    if page is None:
+        at.query_params.update(query)
+        return at.run()
+    at.run()
+    at.query_params.clear()
+    at.query_params.update(query)
+    return at.switch_page(page).run()
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
