@@ -1,7 +1,6 @@
 """Convolution Playground through AppTest: every shared view, bad links, bad uploads, the 5x5 example."""
 from functools import partial
 
-import numpy as np
 import pytest
 from PIL import Image
 
