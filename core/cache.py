@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import activations, blocks, data, features, images, models, profile, quiz
+from core import activations, blocks, data, explain, features, images, models, profile, quiz
 
 
 def _available_cores() -> int:
@@ -79,3 +79,11 @@ def arch_profile(key: str, size: int) -> profile.Profile:
 @st.cache_data(show_spinner="Loading the block diagram...")
 def block_diagram(family: str) -> str:
     return blocks.block_dot(family)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def layer_shapes(model_key: str) -> dict[str, tuple[int, ...]]:
+    """Every layer's output shape for the model's input size (from one forward pass)."""
+    loaded = get_model(model_key)
+    s = loaded.spec.input_size
+    return explain.layer_shapes(loaded, torch.zeros(1, 3, s, s))

@@ -225,11 +225,22 @@ def predict(loaded: LoadedModel, x: torch.Tensor, k: int = 5) -> list[tuple[str,
         return top_k(loaded, loaded.model(x), k)
 
 
+def predict_indices(loaded: LoadedModel, x: torch.Tensor, k: int = 5) -> list[tuple[int, float]]:
+    """Top-k (class index, probability) for a single preprocessed image."""
+    with torch.no_grad():
+        return top_indices(loaded.model(x), k)
+
+
 def top_k(loaded: LoadedModel, logits: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
     """Top-k (class name, probability) from a (1, classes) logits tensor."""
+    return [(loaded.class_names[i], p) for i, p in top_indices(logits, k)]
+
+
+def top_indices(logits: torch.Tensor, k: int = 5) -> list[tuple[int, float]]:
+    """Top-k (class index, probability); indices, because ImageNet repeats a few class names."""
     probs = logits.softmax(1)[0]
     top = probs.topk(min(k, probs.numel()))
-    return [(loaded.class_names[i], float(p)) for p, i in zip(top.values, top.indices)]
+    return [(int(i), float(p)) for p, i in zip(top.values, top.indices)]
 
 
 def param_count(model: nn.Module) -> int:

@@ -27,6 +27,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("2 · Convolutional layers", "Convolution Playground", ":material/grid_on:", "pages/convolution.py"),
     PageSpec("3 · Pooling & activations", "Activation Lab", ":material/show_chart:", "pages/activations.py"),
     PageSpec("4 · Deep architectures", "Model Explorer", ":material/account_tree:", "pages/model_explorer.py"),
+    PageSpec("6 · Interpretability", "Grad-CAM & interpretability", ":material/center_focus_strong:",
+             "pages/interpretability.py"),
 )
 
 

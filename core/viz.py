@@ -98,3 +98,21 @@ def mark_box(rgb: np.ndarray, top: int, left: int, height: int, width: int,
     if y0 <= y1 and x0 <= x1:
         cv2.rectangle(out, (x0, y0), (x1, y1), color, thick)
     return out
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """RGB uint8 image -> PNG file bytes (for download buttons)."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def outline(rgb: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """Copy of an RGB image with a mask's contour drawn on it (mask resized to the image)."""
+    h, w = rgb.shape[:2]
+    m = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = rgb.copy()
+    cv2.drawContours(out, contours, -1, color, max(1, round(max(h, w) / 150)))
+    return out

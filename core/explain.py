@@ -1,0 +1,293 @@
+"""Interpretability: the CAM family (pytorch-grad-cam), gradient saliency, SmoothGrad and occlusion
+(Captum), and checks of whether a map is faithful to the model.
+
+Every method that registers hooks or needs gradients runs inside ``model_for_gradients``: it holds
+the shared model's lock, switches gradients on, and restores eval mode and the ``requires_grad``
+flags afterwards, so concurrent sessions never see each other's hooks or gradients.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+import weakref
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from captum.attr import NoiseTunnel, Occlusion, Saliency
+from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, LayerCAM, ScoreCAM, XGradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from scipy.stats import spearmanr
+from torch import nn
+
+from core.errors import CNNLabError
+from core.models import LoadedModel
+
+CAM_METHODS = {
+    "Grad-CAM": GradCAM,
+    "Grad-CAM++": GradCAMPlusPlus,
+    "XGrad-CAM": XGradCAM,
+    "Layer-CAM": LayerCAM,
+    "Eigen-CAM": EigenCAM,
+    "Score-CAM": ScoreCAM,  # one forward pass per channel of the layer: slow, runs behind a button
+}
+SLOW_METHODS = ("Score-CAM",)
+
+
+@contextmanager
+def model_for_gradients(loaded: LoadedModel):
+    """The shared model, locked, in eval mode with gradients on; everything restored on exit."""
+    with loaded.lock:
+        model = loaded.model
+        was_training = model.training
+        params = list(model.parameters())
+        flags = [p.requires_grad for p in params]
+        model.eval()
+        for p in params:
+            p.requires_grad_(True)
+        try:
+            yield model
+        finally:
+            model.zero_grad(set_to_none=True)
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
+            model.train(was_training)
+
+
+def layer_shapes(loaded: LoadedModel, x: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """Output shape (without batch) of every named module for input x, in forward order."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    names = {m: n for n, m in loaded.model.named_modules() if n}
+
+    def hook(module, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            shapes.setdefault(names[module], tuple(output.shape[1:]))
+
+    with loaded.lock:
+        handles = [m.register_forward_hook(hook) for m in names]
+        try:
+            with torch.no_grad():
+                loaded.model(x)
+        finally:
+            for h in handles:
+                h.remove()
+    return shapes
+
+
+def spatial_layers(shapes: dict[str, tuple[int, ...]]) -> list[str]:
+    """Layers whose output is a (C, H, W) map with H, W > 1: the ones a CAM can use."""
+    return [n for n, s in shapes.items() if len(s) == 3 and s[1] > 1 and s[2] > 1]
+
+
+def check_target(loaded: LoadedModel, target: int) -> None:
+    n = len(loaded.class_names)
+    if not 0 <= target < n:
+        raise CNNLabError(f"Class index {target} is out of range: this model has classes 0 to {n - 1}.")
+
+
+def cam(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: int) -> np.ndarray:
+    """A class activation map in [0, 1] at the input's resolution, via pytorch-grad-cam."""
+    if method not in CAM_METHODS:
+        raise CNNLabError(f"Unknown method {method!r}; choose from {list(CAM_METHODS)}.")
+    check_target(loaded, target)
+    modules = dict(loaded.model.named_modules())
+    if layer not in modules:
+        raise CNNLabError(f"The model has no layer named {layer!r}.")
+    shape = _layer_output_shape(loaded, layer, x)
+    if shape is None or len(shape) != 4 or shape[2] < 2 or shape[3] < 2:
+        raise CNNLabError(f"Layer {layer!r} outputs {tuple(shape) if shape else 'no tensor'}, not a spatial "
+                          "map (channels x height x width); pick a convolutional layer.")
+    with model_for_gradients(loaded) as model:
+        with CAM_METHODS[method](model=model, target_layers=[modules[layer]]) as engine:
+            grey = engine(input_tensor=x, targets=[ClassifierOutputTarget(target)])
+    return np.nan_to_num(grey[0]).astype(np.float32)
+
+
+# Per model (weakly held, so copies made for the sanity check do not pile up): (layer, input shape) -> output shape
+_SHAPES: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+_SHAPES_LOCK = threading.Lock()
+
+
+def _layer_output_shape(loaded: LoadedModel, layer: str, x: torch.Tensor) -> torch.Size | None:
+    """A layer's output shape for inputs shaped like x; probed once per model, layer and input size."""
+    key = (layer, tuple(x.shape))
+    with _SHAPES_LOCK:
+        known = _SHAPES.setdefault(loaded.model, {})
+        if key in known:
+            return known[key]
+    probe: list = []
+    with loaded.lock:
+        handle = loaded.model.get_submodule(layer).register_forward_hook(
+            lambda _m, _i, out: probe.append(getattr(out, "shape", None)))
+        try:
+            with torch.no_grad():
+                loaded.model(x)
+        finally:
+            handle.remove()
+    with _SHAPES_LOCK:
+        known[key] = probe[0] if probe else None
+    return known[key]
+
+
+class CamCache:
+    """Recent maps keyed by content (model, input bytes, method, layer, class); thread-safe LRU."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(model_key: str, x: torch.Tensor, method: str, layer: str, target: int) -> tuple:
+        digest = hashlib.blake2b(x.detach().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
+        return model_key, tuple(x.shape), digest, method, layer, target
+
+    def get_or_compute(self, loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: int) -> np.ndarray:
+        key = self.key(loaded.spec.key, x, method, layer, target)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        result = cam(loaded, x, method, layer, target)
+        with self._lock:
+            self._items[key] = result
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return result
+
+
+CAMS = CamCache()
+
+
+def _to_map(attr: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) attribution -> (H, W) in [0, 1]: absolute value, max over colour channels."""
+    a = attr.detach().abs().amax(1)[0].numpy()
+    return (a / a.max()).astype(np.float32) if a.max() > 0 else np.zeros_like(a, dtype=np.float32)
+
+
+def saliency(loaded: LoadedModel, x: torch.Tensor, target: int) -> np.ndarray:
+    """Vanilla gradient saliency: |d score / d pixel| (Captum's Saliency)."""
+    check_target(loaded, target)
+    with model_for_gradients(loaded) as model:
+        return _to_map(Saliency(model).attribute(x.clone().requires_grad_(), target=target, abs=True))
+
+
+def smoothgrad(loaded: LoadedModel, x: torch.Tensor, target: int, samples: int = 16, noise: float = 0.15,
+               seed: int = 0) -> np.ndarray:
+    """SmoothGrad: saliency averaged over noisy copies of the input (Captum's NoiseTunnel)."""
+    check_target(loaded, target)
+    with model_for_gradients(loaded) as model:
+        torch.manual_seed(seed)  # NoiseTunnel draws from the global generator; we hold the model's lock
+        attr = NoiseTunnel(Saliency(model)).attribute(x.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=samples,
+                                                      nt_samples_batch_size=8, stdevs=noise * float(x.std()),
+                                                      target=target, abs=True)
+    return _to_map(attr)
+
+
+def _probability(model: nn.Module):
+    return lambda inp: model(inp).softmax(1)
+
+
+def occlusion(loaded: LoadedModel, x: torch.Tensor, target: int, patch: int, stride: int,
+              baseline: torch.Tensor | float = 0.0) -> np.ndarray:
+    """Drop in the target class probability when a patch is greyed out, per pixel (Captum's Occlusion).
+
+    baseline: the occluder's value in the model's normalised input space (0 = the dataset mean colour).
+    Positive = hiding this region lowers the score.
+    """
+    check_target(loaded, target)
+    h, w = x.shape[-2:]
+    if not 1 <= stride <= patch <= min(h, w):
+        raise CNNLabError(f"Occlusion needs 1 <= stride <= patch <= {min(h, w)} (the input size).")
+    with loaded.lock, torch.no_grad():
+        attr = Occlusion(_probability(loaded.model)).attribute(
+            x, target=target, sliding_window_shapes=(x.shape[1], patch, patch), strides=(x.shape[1], stride, stride),
+            baselines=baseline, perturbations_per_eval=16)
+    return attr[0].mean(0).numpy().astype(np.float32)
+
+
+def occlusion_passes(size: int, patch: int, stride: int) -> int:
+    """How many forward passes an occlusion map needs (for the progress message)."""
+    per_side = (size - patch) // stride + 1 + (1 if (size - patch) % stride else 0)
+    return per_side * per_side
+
+
+# ---------------------------------------------------------------- faithfulness
+def pointing_tolerance(side: int) -> int:
+    """Zhang et al.'s pointing game allows 15 px at 224 px input; the same share of other sizes."""
+    return round(15 * side / 224)
+
+
+def pointing_game(heatmap: np.ndarray, mask: np.ndarray, tolerance: int | None = None) -> bool:
+    """Is the map's peak on the object (within `tolerance` pixels of the mask)?
+
+    The mask is resized to the map (nearest neighbour); tolerance defaults to pointing_tolerance.
+    """
+    import cv2
+
+    m = cv2.resize(mask.astype(np.uint8), heatmap.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    tol = pointing_tolerance(max(heatmap.shape)) if tolerance is None else tolerance
+    if tol:
+        m = cv2.dilate(m, np.ones((2 * tol + 1, 2 * tol + 1), np.uint8))
+    peak = np.unravel_index(np.argmax(heatmap), heatmap.shape)
+    return bool(m[peak])
+
+
+def deletion_curve(loaded: LoadedModel, x: torch.Tensor, heatmap: np.ndarray, target: int, grid: int = 16,
+                   steps: int = 16, order: str = "saliency", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Target probability as the most salient regions are replaced by a heavily blurred copy of the
+    image. Returns (fraction removed, probability).
+
+    The image is cut into grid x grid cells ranked by their mean saliency. Deleting whole cells,
+    and filling them with blur rather than a flat colour, keeps the test about *where* the evidence
+    is: scattered pixels or flat grey squares create new edges and shapes a CNN reacts to.
+    order="random" ranks the cells at random: the baseline to beat. A faithful map makes the curve
+    fall faster than the random one (smaller area under it).
+    """
+    import cv2
+
+    h, w = x.shape[-2:]
+    sigma = max(h, w) / 8
+    blurred = torch.from_numpy(np.stack([cv2.GaussianBlur(c, (0, 0), sigma) for c in x[0].numpy()]))
+    cells = cv2.resize(heatmap.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA).ravel()
+    ranking = np.argsort(-cells, kind="stable") if order == "saliency" else np.random.default_rng(seed).permutation(grid * grid)
+    rows = np.minimum(np.arange(h) * grid // h, grid - 1)
+    cols = np.minimum(np.arange(w) * grid // w, grid - 1)
+    cell_of_pixel = torch.from_numpy(rows[:, None] * grid + cols[None, :])
+    fractions = np.linspace(0, 1, steps + 1)
+    batch = x.repeat(len(fractions), 1, 1, 1)
+    for i, f in enumerate(fractions):
+        removed = torch.zeros(grid * grid, dtype=torch.bool)
+        removed[torch.from_numpy(ranking[: int(round(f * grid * grid))])] = True
+        where = removed[cell_of_pixel]
+        batch[i][:, where] = blurred[:, where]
+    with torch.no_grad():
+        probs = torch.cat([loaded.model(batch[i:i + 8]).softmax(1)[:, target] for i in range(0, len(batch), 8)])
+    return fractions, probs.numpy()
+
+
+def area_under(fractions: np.ndarray, values: np.ndarray) -> float:
+    return float(np.trapezoid(values, fractions))
+
+
+def randomized_copy(loaded: LoadedModel, seed: int = 0) -> LoadedModel:
+    """A copy of the model with every layer's weights re-initialised (the cascading-randomisation
+    sanity check of Adebayo et al.). Copied under the lock so no other call's hooks come along."""
+    with loaded.lock:
+        model = copy.deepcopy(loaded.model)
+    torch.manual_seed(seed)
+    for module in model.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+    return LoadedModel(loaded.spec, model.eval(), False, "randomised copy", loaded.class_names)
+
+
+def rank_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two maps (1 = same ordering of pixels)."""
+    if a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(spearmanr(a.ravel(), b.ravel()).statistic)

@@ -1,0 +1,161 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from core import explain
+from core.data import make_shapes
+from core.errors import CNNLabError
+from core.models import load_model, preprocess
+
+
+@pytest.fixture(scope="module")
+def shapes_model():
+    return load_model("shapesnet")
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return make_shapes(200, seed=777)
+
+
+def _no_hooks(model):
+    return not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_gradcam_wins_the_pointing_game_on_held_out_shapes(shapes_model, held_out):
+    hits = [explain.pointing_game(explain.cam(shapes_model, preprocess(img, shapes_model.spec), "Grad-CAM",
+                                              "features.block4", int(label)), mask)
+            for img, mask, label in zip(held_out.images, held_out.masks, held_out.labels)]
+    assert np.mean(hits) >= 0.9
+
+
+def test_pointing_game_rules():
+    heat = np.zeros((64, 64))
+    heat[10, 10] = 1.0
+    mask = np.zeros((64, 64), bool)
+    mask[12:20, 12:20] = True
+    assert not explain.pointing_game(heat, mask, tolerance=0)
+    assert explain.pointing_game(heat, mask)  # 15 px at 224 is 4 px at 64: the peak is 2 px away
+    assert explain.pointing_tolerance(224) == 15 and explain.pointing_tolerance(64) == 4
+
+
+def test_occluding_the_object_hurts_more_than_occluding_background(shapes_model, held_out):
+    img, mask, label = held_out.images[0], held_out.masks[0], int(held_out.labels[0])
+    x = preprocess(img, shapes_model.spec)
+    occ = explain.occlusion(shapes_model, x, label, patch=12, stride=4)
+    assert occ[mask].mean() > occ[~mask].mean()
+    ys, xs = np.nonzero(mask)
+    cy, cx = int(ys.mean()), int(xs.mean())
+    far = np.unravel_index(np.argmax(np.where(mask, -1, np.abs(np.indices(mask.shape) -
+                                                                np.array([cy, cx])[:, None, None]).sum(0))), mask.shape)
+    assert occ[cy, cx] > occ[far]
+
+
+def test_concurrent_cams_equal_the_ones_computed_alone():
+    loaded = load_model("resnet18")  # random weights here; the maps are still deterministic
+    rng = np.random.default_rng(0)
+    jobs = [(torch.from_numpy(rng.normal(size=(1, 3, 224, 224)).astype(np.float32)), cls) for cls in (3, 500, 999, 42)]
+    alone = [explain.cam(loaded, x, "Grad-CAM", "layer4", c) for x, c in jobs]
+    together: dict[int, np.ndarray] = {}
+    errors = []
+
+    def work(i):
+        try:
+            together[i] = explain.cam(loaded, jobs[i][0], "Grad-CAM", "layer4", jobs[i][1])
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i, expected in enumerate(alone):
+        np.testing.assert_array_equal(together[i], expected)
+    assert _no_hooks(loaded.model) and not any(p.requires_grad for p in loaded.model.parameters())
+
+
+@pytest.mark.parametrize("method", list(explain.CAM_METHODS))
+def test_every_method_restores_the_model(shapes_model, held_out, method):
+    model = shapes_model.model
+    model.train()
+    model.features.block1[0].weight.requires_grad_(True)
+    try:
+        heat = explain.cam(shapes_model, preprocess(held_out.images[1], shapes_model.spec), method,
+                           "features.block4", int(held_out.labels[1]))
+        assert heat.shape == (64, 64) and 0 <= heat.min() and heat.max() <= 1 and heat.max() > 0
+        assert model.training and model.features.block1[0].weight.requires_grad
+        assert not model.features.block2[0].weight.requires_grad
+        assert all(p.grad is None for p in model.parameters()) and _no_hooks(model)
+    finally:
+        model.eval()
+        model.features.block1[0].weight.requires_grad_(False)
+
+
+def test_bad_requests_are_clear_errors(shapes_model):
+    x = torch.zeros(1, 3, 64, 64)
+    with pytest.raises(CNNLabError, match="not a spatial map"):
+        explain.cam(shapes_model, x, "Grad-CAM", "fc", 0)
+    with pytest.raises(CNNLabError, match="out of range"):
+        explain.cam(shapes_model, x, "Grad-CAM", "features.block4", 5)
+    with pytest.raises(CNNLabError, match="out of range"):
+        explain.saliency(shapes_model, x, -1)
+    with pytest.raises(CNNLabError, match="Unknown method"):
+        explain.cam(shapes_model, x, "Magic-CAM", "features.block4", 0)
+    with pytest.raises(CNNLabError, match="no layer named"):
+        explain.cam(shapes_model, x, "Grad-CAM", "features.block9", 0)
+    with pytest.raises(CNNLabError, match="stride <= patch"):
+        explain.occlusion(shapes_model, x, 0, patch=4, stride=8)
+
+
+def test_layer_listing(shapes_model):
+    shapes = explain.layer_shapes(shapes_model, torch.zeros(1, 3, 64, 64))
+    assert shapes["features.block4"] == (64, 8, 8) and shapes["fc"] == (5,)
+    layers = explain.spatial_layers(shapes)
+    assert "features.block4" in layers and "fc" not in layers and "pool" not in layers
+
+
+def test_cache_is_keyed_by_content(shapes_model, held_out):
+    cache = explain.CamCache(size=2)
+    x = preprocess(held_out.images[2], shapes_model.spec)
+    first = cache.get_or_compute(shapes_model, x, "Grad-CAM", "features.block4", 1)
+    assert cache.get_or_compute(shapes_model, x.clone(), "Grad-CAM", "features.block4", 1) is first
+    other = cache.get_or_compute(shapes_model, x, "Grad-CAM", "features.block4", 2)
+    assert other is not first
+    cache.get_or_compute(shapes_model, x, "Eigen-CAM", "features.block4", 1)
+    assert len(cache._items) == 2  # bounded
+
+
+def test_deletion_beats_random_order_on_average(shapes_model, held_out):
+    ours, random = [], []
+    for img, label in zip(held_out.images[:24], held_out.labels[:24]):
+        x = preprocess(img, shapes_model.spec)
+        heat = explain.cam(shapes_model, x, "Grad-CAM", "features.block4", int(label))
+        f, p = explain.deletion_curve(shapes_model, x, heat, int(label))
+        fr, pr = explain.deletion_curve(shapes_model, x, heat, int(label), order="random")
+        assert p[0] == pytest.approx(pr[0]) and f[-1] == 1.0
+        ours.append(explain.area_under(f, p))
+        random.append(explain.area_under(fr, pr))
+    assert np.mean(ours) < np.mean(random)
+
+
+def test_sanity_check_maps_change_and_the_original_is_untouched(shapes_model, held_out):
+    x = preprocess(held_out.images[3], shapes_model.spec)
+    before = [p.clone() for p in shapes_model.model.parameters()]
+    trained = explain.cam(shapes_model, x, "Grad-CAM", "features.block4", int(held_out.labels[3]))
+    scrambled_model = explain.randomized_copy(shapes_model)
+    scrambled = explain.cam(scrambled_model, x, "Grad-CAM", "features.block4", int(held_out.labels[3]))
+    assert explain.rank_similarity(trained, scrambled) < 0.5
+    assert all(torch.equal(a, b) for a, b in zip(before, shapes_model.model.parameters()))
+    assert explain.rank_similarity(trained, trained) == pytest.approx(1.0)
+
+
+def test_saliency_and_smoothgrad_are_normalised_maps(shapes_model, held_out):
+    x = preprocess(held_out.images[4], shapes_model.spec)
+    for heat in (explain.saliency(shapes_model, x, 0), explain.smoothgrad(shapes_model, x, 0, samples=4)):
+        assert heat.shape == (64, 64) and heat.max() == pytest.approx(1.0) and heat.min() >= 0
+    np.testing.assert_array_equal(explain.smoothgrad(shapes_model, x, 0, samples=4, seed=1),
+                                  explain.smoothgrad(shapes_model, x, 0, samples=4, seed=1))

@@ -1,0 +1,82 @@
+"""Interpretability page through AppTest: methods, links, slow methods, sanity check, pointing game."""
+from functools import partial
+
+import pytest
+
+from tests.inputs.images import BAD_IMAGES
+from tests.pages import apptest
+from tests.pages.apptest import texts
+
+PAGE = "pages/interpretability.py"
+open_page = partial(apptest.open_page, PAGE)
+
+
+def captions(at) -> list[str]:
+    return [c for img in at.image for c in img.captions]
+
+
+def test_default_view_explains_the_top_class():
+    at = open_page()
+    assert not at.exception and not at.error and not at.warning
+    assert any(m.startswith("Top-5: **star**") for m in texts(at.markdown))
+    assert "Grad-CAM for 'star' at features.block4" in captions(at)
+    assert at.query_params["layer"] == "features.block4" and at.query_params["cls"] == "3"
+
+
+@pytest.mark.parametrize("method", ["Grad-CAM++", "XGrad-CAM", "Layer-CAM", "Eigen-CAM", "Saliency"])
+def test_each_live_method_renders(method):
+    at = open_page(method=method)
+    assert not at.exception and not at.error
+    assert any(c.startswith(f"{method} for 'star'") for c in captions(at))
+
+
+def test_link_picks_class_and_layer():
+    at = open_page(cls="1", layer="features.block3")
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="xai_cls_shapesnet").value == 1
+    assert "Grad-CAM for 'square' at features.block3" in captions(at)
+
+
+@pytest.mark.parametrize("query,message", [
+    ({"cls": "5"}, "`cls` must be a whole number from 0 to 4"),
+    ({"cls": "-1"}, "`cls` must be a whole number from 0 to 4"),
+    ({"layer": "fc"}, "`layer=fc` is not recognised"),
+    ({"method": "Magic-CAM"}, "`method=Magic-CAM` is not recognised"),
+    ({"alpha": "7"}, "`alpha` must be a number from 0 to 1"),
+])
+def test_bad_links_warn_and_fall_back(query, message):
+    at = open_page(**query)
+    assert not at.exception and not at.error
+    assert any(message in w for w in texts(at.warning))
+
+
+def test_slow_methods_sanity_check_and_pointing_game():
+    at = open_page()
+    at.button(key="xai_slow").click().run()
+    assert not at.exception and not at.error
+    assert {"Score-CAM", "SmoothGrad"} <= set(captions(at))
+    assert any(c.startswith("Occlusion: drop in probability") for c in captions(at))
+    at.button(key="xai_sanity").click().run()
+    assert any(m.startswith("Rank correlation between the two maps") for m in texts(at.markdown))
+    at.button(key="xai_pg_run").click().run()
+    assert not at.exception
+    score = next(m for m in at.metric if m.label.startswith("Pointing game"))
+    assert int(score.value.rstrip("%")) >= 90
+
+
+def test_untrained_imagenet_model_is_labelled_and_still_explained():
+    at = open_page(model="resnet18")
+    assert not at.exception and not at.error
+    assert any("random weights" in w for w in texts(at.warning))
+    assert any(c.startswith("Grad-CAM for") and c.endswith("at layer4") for c in captions(at))
+
+
+@pytest.mark.parametrize("case,make,message", BAD_IMAGES[:4] + BAD_IMAGES[6:8], ids=lambda v: v if isinstance(v, str) else "")
+def test_bad_uploads_keep_the_page_working(case, make, message):
+    at = open_page()
+    at.segmented_control(key="xai_source").set_value("Upload").run()
+    at.file_uploader(key="xai_upload").upload(f"{case}.png", make(), "image/png")
+    at.run()
+    assert not at.exception
+    assert any(message in e for e in texts(at.error))
+    assert at.button(key="xai_pg_run")  # the pointing-game section still works
