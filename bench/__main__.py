@@ -17,6 +17,10 @@ Groups:
                                     (medians of 7 interleaved runs each)
            gradcam_cached_ms        the same image, model, layer and class asked again (content-keyed cache)
            pointing_game            share of 200 held-out shapes where ShapesNet's Grad-CAM peak is on the object
+  mri      mri_slice_ms             re-rendering the three views after a slider move on the 197x233x189 template
+           cam3d_s                  lesion probability plus 3D Grad-CAM at 64^3, from the template with a lesion
+           pointing_game_3d         share of held-out positive volumes whose 3D CAM peak is inside the lesion
+           load_peak_rss_ratio      peak RSS growth while loading a 256^3 float32 upload, over the volume's size
 """
 from __future__ import annotations
 
@@ -146,7 +150,6 @@ def explorer() -> None:
 
 
 def explain_group() -> None:
-    import torch
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -188,8 +191,61 @@ def explain_group() -> None:
     emit("pointing_game", sum(won) / len(won), "fraction")
 
 
+LOAD_WORKER = """
+import resource, sys
+from core.volumes import load_volume
+raw = open(sys.argv[1], "rb").read()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+load_volume(raw)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def mri() -> None:
+    import tempfile
+
+    import nibabel as nib
+    import numpy as np
+    import torch
+
+    from core import explain, lesions, volumes
+    from core.models import load_model, predict_indices
+
+    vol = volumes.load_path(volumes.sample_volumes()["MNI152 T1 template (nilearn, 1 mm)"])
+    lo, hi = volumes.robust_window(vol.data)
+    times = []
+    for step in range(21):
+        ijk = (60 + step, 100 + step, 80 + step)
+        start = time.perf_counter()
+        for plane in volumes.PLANES:
+            index = ijk[volumes.PLANE_AXIS[plane]]
+            volumes.display(volumes.window(volumes.plane_slice(vol.data, plane, index), lo, hi), plane, vol.zooms, ijk)
+        times.append(time.perf_counter() - start)
+    emit("mri_slice_ms", statistics.median(times[1:]) * 1000, "ms")
+    loaded = load_model("lesion3d")
+    with_lesion, _ = lesions.insert_lesion(vol.data, (70, 120, 90), 8, 0.7 * (hi - lo))
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        x = torch.from_numpy(lesions.to_grid(with_lesion))[None, None]
+        predict_indices(loaded, x, 2)
+        explain.cam(loaded, x, "Grad-CAM", loaded.spec.target_layer, 1)
+        runs.append(time.perf_counter() - start)
+    emit("cam3d_s", statistics.median(runs), "s")
+    positives = [s for s in lesions.make_set(80, 31337) if s.label == 1]
+    hits = [bool(s.mask[lesions.peak(explain.cam(loaded, torch.from_numpy(s.volume)[None, None], "Grad-CAM",
+                                                 loaded.spec.target_layer, 1))]) for s in positives]
+    emit("pointing_game_3d", sum(hits) / len(hits), "fraction")
+    with tempfile.NamedTemporaryFile(suffix=".nii") as f:
+        data = np.random.default_rng(0).random((256, 256, 256), dtype=np.float32)
+        nib.save(nib.Nifti1Image(data, np.eye(4)), f.name)
+        out = subprocess.run([sys.executable, "-c", LOAD_WORKER, f.name], cwd=ROOT, capture_output=True, text=True,
+                             check=True)
+    emit("load_peak_rss_ratio", float(out.stdout.strip().splitlines()[-1]) / data.nbytes, "x_volume")
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
-          "explain": explain_group}
+          "explain": explain_group, "mri": mri}
 
 
 def main(argv: list[str]) -> None:

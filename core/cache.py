@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import activations, blocks, data, explain, features, images, models, profile, quiz
+from core import activations, blocks, data, explain, features, images, models, profile, quiz, volumes
 
 
 def _available_cores() -> int:
@@ -87,3 +87,22 @@ def layer_shapes(model_key: str) -> dict[str, tuple[int, ...]]:
     loaded = get_model(model_key)
     s = loaded.spec.input_size
     return explain.layer_shapes(loaded, torch.zeros(1, 3, s, s))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the volume...")
+def sample_volume(name: str) -> volumes.Volume:
+    """A bundled volume, decoded once per process (read-only: callers must not modify it)."""
+    return volumes.load_path(volumes.sample_volumes()[name])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def predict_volume(grid: np.ndarray) -> list[tuple[int, float]]:
+    """(class index, probability) of the lesion model for a volume already on the model grid."""
+    return models.predict_indices(get_model("lesion3d"), torch.from_numpy(grid)[None, None], 2)
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing the 3D Grad-CAM...")
+def cam_volume(grid: np.ndarray) -> np.ndarray:
+    """3D Grad-CAM of the lesion class for a volume on the model grid (64^3)."""
+    loaded = get_model("lesion3d")
+    return explain.cam(loaded, torch.from_numpy(grid)[None, None], "Grad-CAM", loaded.spec.target_layer, 1)

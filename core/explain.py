@@ -77,8 +77,8 @@ def layer_shapes(loaded: LoadedModel, x: torch.Tensor) -> dict[str, tuple[int, .
 
 
 def spatial_layers(shapes: dict[str, tuple[int, ...]]) -> list[str]:
-    """Layers whose output is a (C, H, W) map with H, W > 1: the ones a CAM can use."""
-    return [n for n, s in shapes.items() if len(s) == 3 and s[1] > 1 and s[2] > 1]
+    """Layers whose output is a (C, H, W) or (C, D, H, W) map, every spatial side > 1: what a CAM can use."""
+    return [n for n, s in shapes.items() if len(s) in (3, 4) and min(s[1:]) > 1]
 
 
 def check_target(loaded: LoadedModel, target: int) -> None:
@@ -88,7 +88,9 @@ def check_target(loaded: LoadedModel, target: int) -> None:
 
 
 def cam(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: int) -> np.ndarray:
-    """A class activation map in [0, 1] at the input's resolution, via pytorch-grad-cam."""
+    """A class activation map in [0, 1] at the input's resolution, via pytorch-grad-cam.
+
+    Works for images (N, C, H, W) and volumes (N, C, D, H, W); the map has the input's spatial shape."""
     if method not in CAM_METHODS:
         raise CNNLabError(f"Unknown method {method!r}; choose from {list(CAM_METHODS)}.")
     check_target(loaded, target)
@@ -96,9 +98,9 @@ def cam(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: i
     if layer not in modules:
         raise CNNLabError(f"The model has no layer named {layer!r}.")
     shape = _layer_output_shape(loaded, layer, x)
-    if shape is None or len(shape) != 4 or shape[2] < 2 or shape[3] < 2:
+    if shape is None or len(shape) not in (4, 5) or min(shape[2:]) < 2:
         raise CNNLabError(f"Layer {layer!r} outputs {tuple(shape) if shape else 'no tensor'}, not a spatial "
-                          "map (channels x height x width); pick a convolutional layer.")
+                          "map (channels x height x width, or x depth for volumes); pick a convolutional layer.")
     with model_for_gradients(loaded) as model:
         with CAM_METHODS[method](model=model, target_layers=[modules[layer]]) as engine:
             grey = engine(input_tensor=x, targets=[ClassifierOutputTarget(target)])

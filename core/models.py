@@ -27,6 +27,7 @@ from torch import nn
 from core.data import SHAPE_CLASSES, downloads_allowed
 from core.errors import CNNLabError
 from core.images import resize_to
+from core.lesions import Lesion3DNet
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "models"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -107,6 +108,9 @@ REGISTRY: dict[str, ModelSpec] = {s.key: s for s in (
              "The seed's two-conv SimpleCNN, trained by this project on 32x32 synthetic shapes."),
     _shipped("shapesnet", "ShapesNet (4 conv blocks, trained on shapes)", ShapesNet, 64, "features.block4",
              "A 4-block CNN with batch norm and global average pooling, trained on 64x64 synthetic shapes."),
+    ModelSpec("lesion3d", "Lesion3DNet (3D CNN, synthetic lesions in MNI152)", "volume", 64, (0.0,) * 3, (1.0,) * 3,
+              "features.block3", Lesion3DNet,
+              "A small 3D CNN trained on 64^3 brain volumes with and without a synthetic lesion.", ("healthy", "lesion")),
     _tv("resnet18", "ResNet-18 (torchvision, ImageNet)", "layer4",
         "18-layer residual network; skip connections let gradients flow through depth."),
     _tv("mobilenet_v3_small", "MobileNet-V3-Small (torchvision, ImageNet)", "features.12",
@@ -148,7 +152,7 @@ def load_model(key: str) -> LoadedModel:
         raise CNNLabError(f"Unknown model {key!r}; choose from {list(REGISTRY)}.")
     spec = REGISTRY[key]
     model = spec.build()
-    if spec.kind == "shipped":
+    if spec.kind in ("shipped", "volume"):
         path = ASSETS / f"{key}.safetensors"
         if not path.exists():
             raise CNNLabError(f"The shipped weights {path.name} are missing; rebuild them with "

@@ -29,6 +29,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("4 · Deep architectures", "Model Explorer", ":material/account_tree:", "pages/model_explorer.py"),
     PageSpec("6 · Interpretability", "Grad-CAM & interpretability", ":material/center_focus_strong:",
              "pages/interpretability.py"),
+    PageSpec("8 · Specialized CNNs", "3D MRI Viewer", ":material/neurology:", "pages/mri_viewer.py"),
 )
 
 

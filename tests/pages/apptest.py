@@ -19,3 +19,10 @@ def open_page(page: str | None = None, timeout: float = 120, **query) -> AppTest
 
 def texts(elements) -> list[str]:
     return [e.value for e in elements]
+
+
+def upload_photo(at: AppTest, prefix: str, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    """Switch a page's image picker (widget keys `<prefix>_...`) to Upload and upload a file."""
+    at.segmented_control(key=f"{prefix}_source").set_value("Upload").run()
+    at.file_uploader(key=f"{prefix}_upload").upload(name, data, mime)
+    return at.run()

@@ -7,7 +7,7 @@ from PIL import Image
 from tests.inputs.images import BAD_IMAGES, encode
 from tests.inputs.playground import BAD_QUERIES, VIEWS
 from tests.pages import apptest
-from tests.pages.apptest import texts
+from tests.pages.apptest import texts, upload_photo
 
 PAGE = "pages/convolution.py"
 
@@ -71,10 +71,8 @@ def test_editing_the_kernel_grid_updates_the_link_and_a_cleared_cell_is_an_error
 
 
 def test_kernel_larger_than_a_tiny_upload_is_an_error_not_a_crash():
-    at = open_page(size="7", padding="valid")
-    at.segmented_control(key="conv_source").set_value("Upload").run()
-    at.file_uploader(key="conv_upload").upload("dot.png", encode(Image.new("RGB", (4, 4), "red"), "PNG"), "image/png")
-    at.run()
+    at = upload_photo(open_page(size="7", padding="valid"), "conv", "dot.png",
+                      encode(Image.new("RGB", (4, 4), "red"), "PNG"))
     assert not at.exception
     assert any("output would be empty" in e for e in texts(at.error))
     assert at.slider(key="conv_step")  # the worked example below still renders
@@ -82,10 +80,7 @@ def test_kernel_larger_than_a_tiny_upload_is_an_error_not_a_crash():
 
 @pytest.mark.parametrize("case,make,message", BAD_IMAGES, ids=[c[0] for c in BAD_IMAGES])
 def test_bad_uploads_keep_the_page_working(case, make, message):
-    at = open_page()
-    at.segmented_control(key="conv_source").set_value("Upload").run()
-    at.file_uploader(key="conv_upload").upload(f"{case}.jpg", make(), "image/jpeg")
-    at.run()
+    at = upload_photo(open_page(), "conv", f"{case}.jpg", make(), "image/jpeg")
     assert not at.exception
     assert any(message in e for e in texts(at.error))
     assert at.slider(key="conv_step")

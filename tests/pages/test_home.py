@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.images import SAMPLE_PHOTOS
 from tests.inputs.images import BAD_IMAGES, ODD_IMAGES, encode
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, texts, upload_photo
 
 
 def run_home(**query):
@@ -66,9 +66,7 @@ def test_bad_url_parameters_warn_and_fall_back(query, message):
 
 
 def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    at.segmented_control(key="home_source").set_value("Upload").run()
-    at.file_uploader(key="home_upload").upload(name, data, "image/png")
-    return at.run()
+    return upload_photo(at, "home", name, data)
 
 
 @pytest.mark.parametrize("case,make,message", BAD_IMAGES, ids=[c[0] for c in BAD_IMAGES])

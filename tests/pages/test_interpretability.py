@@ -5,7 +5,7 @@ import pytest
 
 from tests.inputs.images import BAD_IMAGES
 from tests.pages import apptest
-from tests.pages.apptest import texts
+from tests.pages.apptest import texts, upload_photo
 
 PAGE = "pages/interpretability.py"
 open_page = partial(apptest.open_page, PAGE)
@@ -73,10 +73,7 @@ def test_untrained_imagenet_model_is_labelled_and_still_explained():
 
 @pytest.mark.parametrize("case,make,message", BAD_IMAGES[:4] + BAD_IMAGES[6:8], ids=lambda v: v if isinstance(v, str) else "")
 def test_bad_uploads_keep_the_page_working(case, make, message):
-    at = open_page()
-    at.segmented_control(key="xai_source").set_value("Upload").run()
-    at.file_uploader(key="xai_upload").upload(f"{case}.png", make(), "image/png")
-    at.run()
+    at = upload_photo(open_page(), "xai", f"{case}.png", make())
     assert not at.exception
     assert any(message in e for e in texts(at.error))
     assert at.button(key="xai_pg_run")  # the pointing-game section still works

@@ -1,0 +1,189 @@
+"""3D MRI Viewer (course section 8's volumes, section 9's healthcare case)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import cache, lesions, ui, volumes
+from core.errors import CNNLabError
+
+INTRO = """
+A brain scan is a 3D grid of *voxels*. Here you can move through one the way a radiologist does:
+three orthogonal slices that share one crosshair, a window that chooses which intensities are
+visible, and the file's own description of how voxels map to millimetres. Volumes are reoriented
+so that the first axis runs to the patient's **R**ight, the second **A**nterior and the third
+**S**uperior (RAS).
+"""
+SAMPLES = list(volumes.sample_volumes())
+UPLOAD = "Upload a NIfTI file"
+CMAPS = ("gray", "inferno", "viridis", "magma", "jet")
+PRESETS = ("robust (2nd-98th percentile)", "full range", "manual")
+
+
+def main() -> None:
+    ui.route_through_home()
+    st.title("3D MRI Viewer")
+    st.markdown(INTRO)
+    sources = SAMPLES + [UPLOAD]
+    source = st.selectbox("Volume", sources, key="mri_source",
+                          index=sources.index(ui.query_choice("sample", sources, SAMPLES[0])))
+    st.query_params["sample"] = source
+    vol = _load(source)
+    if vol is not None:
+        for note in vol.notes:
+            st.info(note)
+        viewer(vol, source)
+    st.divider()
+    ui.quiz("specialized")
+
+
+def _load(source: str) -> volumes.Volume | None:
+    if source != UPLOAD:
+        return cache.sample_volume(source)
+    upload = st.file_uploader("NIfTI volume (.nii or .nii.gz)", key="mri_upload", help=volumes.ACCEPTED,
+                              max_upload_size=volumes.MAX_FILE_BYTES // 2**20)
+    if upload is None:
+        st.info(f"Choose a file. {volumes.ACCEPTED}")
+        return None
+    try:
+        return volumes.load_volume(upload.getvalue(), upload.name)
+    except CNNLabError as err:
+        st.error(f"Could not use **{upload.name}**: {err}")
+        return None
+
+
+@st.fragment
+def viewer(vol: volumes.Volume, source: str) -> None:
+    shape = vol.data.shape[:3]
+    with st.expander("Header"):
+        st.dataframe(pd.DataFrame({"field": list(vol.header), "value": [str(v) for v in vol.header.values()]}),
+                     hide_index=True, width="stretch")
+    frame = 0
+    if vol.frames > 1:
+        frame = st.slider("Frame (4D)", 0, vol.frames - 1, ui.query_number("t", 0, vol.frames - 1, 0), key=f"mri_t_{source}")
+    data = vol.frame(frame)
+    s1, s2, s3 = st.columns(3)
+    i = s1.slider("Sagittal (x)", 0, shape[0] - 1, ui.query_number("x", 0, shape[0] - 1, shape[0] // 2), key=f"mri_x_{source}")
+    j = s2.slider("Coronal (y)", 0, shape[1] - 1, ui.query_number("y", 0, shape[1] - 1, shape[1] // 2), key=f"mri_y_{source}")
+    k = s3.slider("Axial (z)", 0, shape[2] - 1, ui.query_number("z", 0, shape[2] - 1, shape[2] // 2), key=f"mri_z_{source}")
+    w1, w2, w3, w4 = st.columns(4)
+    preset = w1.selectbox("Window", PRESETS, key="mri_preset")
+    robust = volumes.robust_window(data)
+    finite = data[np.isfinite(data)]
+    full = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    lo, hi = robust if preset == PRESETS[0] else full
+    if preset == "manual":
+        lo = w2.number_input("Min", value=robust[0], key="mri_lo")
+        hi = w3.number_input("Max", value=robust[1], key="mri_hi")
+        if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
+            st.warning("The window needs a finite minimum below the maximum; the robust window is used.")
+            lo, hi = robust
+    cmap = w4.selectbox("Colormap", CMAPS, key="mri_cmap")
+    radiological = st.toggle("Radiological convention (patient's right on the left)", key="mri_radio")
+    st.query_params.update(x=str(i), y=str(j), z=str(k), t=str(frame))
+    ijk = (i, j, k)
+    data, mask = _with_lesion(data, source, lo, hi)
+    heat, alpha, threshold = cnn_panel(data, mask, source, ijk)
+    cols = st.columns(3)
+    for col, plane in zip(cols, volumes.PLANES):
+        index = ijk[volumes.PLANE_AXIS[plane]]
+        heat_slice = None if heat is None else volumes.plane_slice(heat, plane, index)
+        view = volumes.display(volumes.window(volumes.plane_slice(data, plane, index), lo, hi), plane, vol.zooms,
+                               ijk, cmap, radiological, heat_slice, alpha, threshold)
+        col.image(view, caption=f"{plane} {index}", width="stretch")
+    x, y, z = volumes.world_mm(vol.affine, ijk)
+    value = data[ijk]
+    st.markdown(f"Crosshair voxel **({i}, {j}, {k})**, world **({x:.1f}, {y:.1f}, {z:.1f}) mm**, intensity "
+                f"**{value:.4g}**. Window {lo:.4g} to {hi:.4g}.")
+    histogram(finite, lo, hi)
+    cost_panel()
+    plane = st.radio("Slice montage of", volumes.PLANES, horizontal=True, key="mri_montage")
+    st.image(volumes.montage(data, plane, lo, hi), caption=f"12 {plane} slices, windowed as above", width="stretch")
+
+
+def _with_lesion(data: np.ndarray, source: str, lo: float, hi: float):
+    """The frame with the user's synthetic lesion added (if any), and the lesion's mask."""
+    st.subheader("A 3D CNN looks for lesions")
+    st.warning("The model below was trained on synthetic lesions inserted into a brain template. It is a "
+               "teaching demo of 3D convolution and 3D Grad-CAM, **not a diagnostic tool**.")
+    r_col, c_col, b1, b2, b3 = st.columns([2, 2, 1, 1, 1])
+    radius = r_col.slider("Lesion radius (voxels)", 3, 30, 15, key="mri_radius")
+    contrast = c_col.slider("Lesion intensity (share of the window, - = dark)", -1.0, 1.0, -0.6, 0.05,
+                            key="mri_contrast")
+    state_key = f"mri_lesion_{source}"
+    shape = data.shape
+    if b1.button("Insert at crosshair", key="mri_insert"):
+        st.session_state[state_key] = tuple(int(st.session_state[f"mri_{a}_{source}"]) for a in "xyz")
+    if b2.button("Insert at random", key="mri_random"):
+        rng = np.random.default_rng()
+        _, brain = lesions.template()
+        spot = np.argwhere(brain)[rng.integers(int(brain.sum()))]
+        st.session_state[state_key] = lesions.native_index(tuple(int(v) for v in spot), shape)
+    if b3.button("Remove", key="mri_clear"):
+        st.session_state.pop(state_key, None)
+    center = st.session_state.get(state_key)
+    if center is None:
+        return data, None
+    st.caption(f"Synthetic lesion at voxel {center}, radius {radius}, intensity {contrast:+.2f} of the window.")
+    return lesions.insert_lesion(data, center, radius, contrast * (hi - lo))
+
+
+def _jump(source: str, target: tuple[int, int, int]) -> None:
+    for axis, value in zip("xyz", target):
+        st.session_state[f"mri_{axis}_{source}"] = int(value)
+
+
+def cnn_panel(data: np.ndarray, mask: np.ndarray | None, source: str, ijk) -> tuple:
+    try:
+        model = cache.get_model("lesion3d")
+    except CNNLabError as err:
+        st.error(str(err))
+        return None, 0.0, 0
+    grid = lesions.to_grid(data)
+    p_lesion = dict(cache.predict_volume(grid))[model.class_names.index("lesion")]
+    p_col, o_col, t_col = st.columns(3)
+    p_col.metric("P(lesion)", f"{p_lesion:.1%}", help=f"from the volume resampled to {lesions.GRID}^3")
+    alpha = o_col.slider("CAM opacity", 0.0, 1.0, 0.45, 0.05, key="mri_alpha")
+    threshold = t_col.slider("CAM threshold", 0, 255, 100, 5, key="mri_threshold")
+    if not st.toggle("Show 3D Grad-CAM for 'lesion'", key="mri_cam"):
+        return None, alpha, threshold
+    if "cam_pointing_game" in model.card:
+        st.caption(f"Check before you trust it: on held-out volumes this CAM's peak fell inside the lesion "
+                   f"{model.card['cam_pointing_game']:.0%} of the time (3D pointing game, model card). The model "
+                   "detects lesions, but Grad-CAM on its max-pooling head does not localise them well.")
+    cam = cache.cam_volume(grid)
+    heat = lesions.upsample(cam, data.shape)
+    target = lesions.native_index(lesions.peak(cam), data.shape)
+    line = f"The CAM's peak is at voxel {target}."
+    if mask is not None:
+        hit = bool(mask[target])
+        line += f" 3D pointing game: **{'hit' if hit else 'miss'}** (is the peak inside the inserted lesion?)."
+    st.markdown(line)
+    st.button("Jump the crosshair to the CAM's peak", key="mri_jump", on_click=_jump, args=(source, target))
+    return heat, alpha, threshold
+
+
+def cost_panel() -> None:
+    with st.expander("Why 3D convolutions cost more"):
+        rows = []
+        for dims in (2, 3):
+            params, macs = lesions.conv_cost(dims)
+            rows.append({"layer": f"Conv{dims}d(16, 32, kernel {'x'.join(['3'] * dims)})",
+                         "input": "x".join(["32"] * dims), "parameters": params, "MACs": macs})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.caption(f"The 3D kernel has {rows[1]['parameters'] / rows[0]['parameters']:.1f}x the weights and, "
+                   f"sliding over 32 slices as well, does {rows[1]['MACs'] / rows[0]['MACs']:.0f}x the work.")
+
+
+def histogram(finite: np.ndarray, lo: float, hi: float) -> None:
+    sample = finite[:: max(1, finite.size // 200_000)]
+    fig = go.Figure(go.Histogram(x=sample, nbinsx=120))
+    fig.add_vrect(x0=lo, x1=hi, fillcolor="green", opacity=0.12, line_width=0)
+    fig.update_layout(height=220, margin=dict(t=10, b=10), yaxis_type="log", xaxis_title="intensity",
+                      yaxis_title="voxels (log)")
+    st.plotly_chart(fig, width="stretch")
+
+
+main()

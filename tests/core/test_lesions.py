@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+
+from core import explain, lesions
+from core.models import load_model, model_card
+
+
+def test_template_and_brain_mask_come_from_the_installed_package():
+    grid, brain = lesions.template()
+    assert grid.shape == (64, 64, 64) and brain.dtype == bool
+    assert 0.05 < brain.mean() < 0.4 and grid[brain].mean() > grid[~brain].mean()
+
+
+def test_synthetic_sets_are_balanced_and_deterministic():
+    a, b = lesions.make_set(6, 9), lesions.make_set(6, 9)
+    assert [s.label for s in a] == [0, 1, 0, 1, 0, 1]
+    np.testing.assert_array_equal(a[1].volume, b[1].volume)
+    assert not a[0].mask.any() and a[1].mask.sum() > 50
+
+
+def test_insert_lesion_changes_only_a_box():
+    vol = np.zeros((40, 50, 60), np.float32)
+    out, mask = lesions.insert_lesion(vol, (20, 25, 30), 4.0, 2.0)
+    assert out[20, 25, 30] == pytest.approx(2.0) and out[0, 0, 0] == 0 and vol.max() == 0
+    assert mask[20, 25, 30] and not mask[20, 25, 35] and mask.sum() == pytest.approx(4 / 3 * np.pi * 64, rel=0.15)
+
+
+def test_grid_index_round_trip():
+    shape = (197, 233, 189)
+    g = lesions.grid_index((98, 116, 94), shape)
+    assert g == (31, 31, 31)
+    back = lesions.native_index(g, shape)
+    assert all(abs(b - o) <= n / 64 for b, o, n in zip(back, (98, 116, 94), shape))
+
+
+def test_3d_convs_cost_more():
+    p2, m2 = lesions.conv_cost(2)
+    p3, m3 = lesions.conv_cost(3)
+    assert p2 == 16 * 32 * 9 + 32 and p3 == 16 * 32 * 27 + 32
+    assert m2 == 16 * 32 * 9 * 32 ** 2 and m3 == 16 * 32 * 27 * 32 ** 3
+
+
+def test_shipped_3d_model_card_and_accuracy():
+    card = model_card("lesion3d")
+    assert card["test_accuracy"] >= 0.9 and 0 <= card["cam_pointing_game"] <= 1
+    loaded = load_model("lesion3d")
+    test = lesions.make_set(40, 4242)
+    x = lesions.as_batch([s.volume for s in test])
+    with torch.no_grad():
+        pred = loaded.model(x).argmax(1).numpy()
+    assert (pred == np.array([s.label for s in test])).mean() >= 0.85
+
+
+def test_3d_gradcam_is_a_volume_map_and_leaves_the_model_clean():
+    loaded = load_model("lesion3d")
+    sample = lesions.make_set(2, 31337)[1]
+    cam = explain.cam(loaded, torch.from_numpy(sample.volume)[None, None], "Grad-CAM", loaded.spec.target_layer, 1)
+    assert cam.shape == (64, 64, 64) and 0 <= cam.min() and cam.max() == pytest.approx(1.0, abs=1e-3)
+    assert not any(m._forward_hooks or m._backward_hooks for m in loaded.model.modules())
+    big = lesions.upsample(cam, (97, 115, 93))
+    assert big.shape == (97, 115, 93) and big.dtype == np.uint8
+    assert lesions.peak(np.pad(np.ones((1, 1, 1)), ((3, 0), (4, 0), (5, 0)))) == (3, 4, 5)
