@@ -20,7 +20,8 @@ Groups:
   mri      mri_slice_ms             re-rendering the three views after a slider move on the 197x233x189 template
            cam3d_s                  lesion probability plus 3D Grad-CAM at 64^3, from the template with a lesion
            pointing_game_3d         share of held-out positive volumes whose 3D CAM peak is inside the lesion
-           load_peak_rss_ratio      peak RSS growth while loading a 256^3 float32 upload, over the volume's size
+           load_peak_ratio          peak memory allocated while loading a 256^3 float32 upload (already in
+                                    memory as bytes), over the volume's size
 """
 from __future__ import annotations
 
@@ -191,13 +192,15 @@ def explain_group() -> None:
     emit("pointing_game", sum(won) / len(won), "fraction")
 
 
+# tracemalloc sees numpy's buffers, so its peak is the memory the load itself allocates,
+# independent of what the interpreter and imports already hold.
 LOAD_WORKER = """
-import resource, sys
+import sys, tracemalloc
 from core.volumes import load_volume
 raw = open(sys.argv[1], "rb").read()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
 load_volume(raw)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+print(tracemalloc.get_traced_memory()[1])
 """
 
 
@@ -241,7 +244,7 @@ def mri() -> None:
         nib.save(nib.Nifti1Image(data, np.eye(4)), f.name)
         out = subprocess.run([sys.executable, "-c", LOAD_WORKER, f.name], cwd=ROOT, capture_output=True, text=True,
                              check=True)
-    emit("load_peak_rss_ratio", float(out.stdout.strip().splitlines()[-1]) / data.nbytes, "x_volume")
+    emit("load_peak_ratio", float(out.stdout.strip().splitlines()[-1]) / data.nbytes, "x_volume")
 
 
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
