@@ -195,13 +195,17 @@ def patch_at(image: np.ndarray, st: ConvSettings, row: int, col: int) -> np.ndar
     return padded[np.ix_(rows + st.pad, cols + st.pad)]
 
 
-def value_at(image: np.ndarray, kernel: np.ndarray, st: ConvSettings, row: int, col: int) -> np.ndarray:
-    """Recompute one output pixel by hand (sum of products over its receptive field), per output channel.
+def pixel_breakdown(image: np.ndarray, kernel: np.ndarray, st: ConvSettings, row: int, col: int,
+                    channel: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    """(input values under the kernel, their products with it, the sum) for one output pixel.
 
-    Used to show that the feature map is nothing but this dot product at every position.
+    Per-channel mode shows that channel's values; the summed modes show the channel sum, since the
+    same kernel multiplies every channel and the products add up.
     """
-    per_channel = (patch_at(image, st, row, col) * np.asarray(kernel)[..., None]).sum((0, 1))
-    return per_channel if st.channels == "per channel" else per_channel.sum(keepdims=True)
+    patch = patch_at(image, st, row, col)
+    values = patch[..., min(channel, patch.shape[2] - 1)] if st.channels == "per channel" else patch.sum(2)
+    products = values * np.asarray(kernel)
+    return values, products, float(products.sum())
 
 
 def pool(fmap: np.ndarray, kind: str, window: int = 2, stride: int = 2) -> np.ndarray:

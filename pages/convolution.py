@@ -134,10 +134,7 @@ def playground(image: np.ndarray) -> None:
 
 
 def _explain_pixel(image, kernel, settings, row, col, channel, value) -> None:
-    patch = conv.patch_at(image, settings, row, col)
-    patch = patch[..., min(channel, patch.shape[2] - 1)] if settings.channels == "per channel" else patch.sum(2)
-    by_hand = conv.value_at(image, kernel, settings, row, col)
-    by_hand = float(by_hand[channel] if settings.channels == "per channel" else by_hand[0])
+    patch, products, total = conv.pixel_breakdown(image, kernel, settings, row, col, channel)
     with st.expander(f"How output ({row}, {col}) = {value:.4f} is computed"):
         what = ("the channel's pixel values" if settings.channels == "per channel"
                 else "the input values (summed over channels, since the same kernel multiplies each)")
@@ -145,8 +142,8 @@ def _explain_pixel(image, kernel, settings, row, col, channel, value) -> None:
         a, b, p = st.columns(3)
         a.dataframe(pd.DataFrame(patch).round(3), hide_index=True)
         b.dataframe(pd.DataFrame(kernel).round(3), hide_index=True)
-        p.dataframe(pd.DataFrame(patch * kernel).round(3), hide_index=True)
-        st.markdown(f"Sum of products = **{by_hand:.4f}**, the same as the feature map's {value:.4f}.")
+        p.dataframe(pd.DataFrame(products).round(3), hide_index=True)
+        st.markdown(f"Sum of products = **{total:.4f}**, the same as the feature map's {value:.4f}.")
 
 
 def pooling(fmap: np.ndarray) -> None:
@@ -201,7 +198,7 @@ def worked_example() -> None:
             "simply learns the flipped weights, so nothing is lost. For this kernel, flipping swaps the +1 and "
             "-1 columns, and every output changes sign:")
         a, b = st.columns(2)
-        a.markdown("What `F.conv2d` computes")
+        a.markdown("What PyTorch's conv2d computes")
         a.dataframe(pd.DataFrame(cross).astype(int), hide_index=True)
         b.markdown("Textbook convolution (flipped kernel)")
         b.dataframe(pd.DataFrame(true_conv).astype(int), hide_index=True)

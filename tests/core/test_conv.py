@@ -85,15 +85,18 @@ def test_convolve_equals_a_real_conv2d(border, channels):
     assert conv.conv2d_line(st, 3).startswith(f"nn.Conv2d({c}, {c_out}, kernel_size=3, stride=2, padding=2")
 
 
-def test_value_at_recomputes_the_feature_map_by_hand():
-    rng = np.random.default_rng(1)
-    img = rng.random((9, 9, 3)).astype(np.float32)
-    kernel = rng.normal(size=(5, 5))
-    for border in conv.BORDERS:
-        st = ConvSettings(5, 1, "same", 0, border, 1, "summed (Conv2d 3->1)")
-        out = conv.convolve(img, kernel, st)
-        for r, c in [(0, 0), (4, 4), (8, 2)]:
-            assert conv.value_at(img, kernel, st, r, c)[0] == pytest.approx(out[0, r, c], abs=1e-4)
+def test_pixel_breakdown_sums_to_the_output():
+    rng = np.random.default_rng(2)
+    img = rng.random((7, 7, 3)).astype(np.float32)
+    kernel = rng.normal(size=(3, 3))
+    for mode in conv.CHANNEL_MODES:
+        for border in conv.BORDERS:
+            st = ConvSettings(3, 1, "same", 0, border, 1, mode)
+            out = conv.convolve(img, kernel, st)
+            for r, c in [(0, 0), (3, 2), (6, 6)]:  # corners read the padding
+                values, products, total = conv.pixel_breakdown(img, kernel, st, r, c, channel=1)
+                assert values.shape == products.shape == (3, 3)
+                assert total == pytest.approx(out[1 if mode == "per channel" else 0, r, c], abs=1e-4)
 
 
 def test_receptive_field_includes_padding_and_dilation():
