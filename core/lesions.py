@@ -149,11 +149,6 @@ def insert_lesion(volume: np.ndarray, center: tuple[int, int, int], radius: floa
     return out, mask
 
 
-def grid_index(ijk: tuple[int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """Map a voxel index of a volume to the model grid."""
-    return tuple(min(GRID - 1, int(i * GRID / n)) for i, n in zip(ijk, shape))
-
-
 def native_index(gijk: tuple[int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int]:
     """Map a model-grid index back to the centre of its block in a volume of `shape`."""
     return tuple(min(n - 1, int((g + 0.5) * n / GRID)) for g, n in zip(gijk, shape))

@@ -223,12 +223,6 @@ def preprocess(rgb: np.ndarray, spec: ModelSpec) -> torch.Tensor:
     return ((x - mean) / std).unsqueeze(0)
 
 
-def predict(loaded: LoadedModel, x: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
-    """Top-k (class name, probability) for a single preprocessed image."""
-    with torch.no_grad():
-        return top_k(loaded, loaded.model(x), k)
-
-
 def predict_indices(loaded: LoadedModel, x: torch.Tensor, k: int = 5) -> list[tuple[int, float]]:
     """Top-k (class index, probability) for a single preprocessed image."""
     with torch.no_grad():
@@ -245,7 +239,3 @@ def top_indices(logits: torch.Tensor, k: int = 5) -> list[tuple[int, float]]:
     probs = logits.softmax(1)[0]
     top = probs.topk(min(k, probs.numel()))
     return [(int(i), float(p)) for p, i in zip(top.values, top.indices)]
-
-
-def param_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -5,8 +5,8 @@ import torchvision
 
 from core.data import make_shapes
 from core.errors import CNNLabError
-from core.models import (REGISTRY, SimpleCNN, cached_weights_path, load_model, model_card, param_count,
-                         predict, preprocess)
+from core.models import (REGISTRY, SimpleCNN, cached_weights_path, load_model, model_card, predict_indices,
+                         preprocess)
 from core.training import accuracy, dataset_tensor
 
 SHIPPED = [k for k, s in REGISTRY.items() if s.kind == "shipped"]
@@ -25,7 +25,7 @@ def test_registry_entries_are_complete():
                                          ("vgg16", 138_357_544), ("mobilenet_v2", 3_504_872)])
 def test_torchvision_param_counts_match_published(name, params):
     with torch.device("meta"):  # no weights allocated
-        assert param_count(torchvision.models.get_model(name)) == params
+        assert sum(p.numel() for p in torchvision.models.get_model(name).parameters()) == params
 
 
 def test_simplecnn_matches_the_course_shapes():
@@ -51,8 +51,8 @@ def test_shipped_model_predicts_a_drawn_star():
 
     img, _ = draw_shape("star", 64, np.random.default_rng(42))
     loaded = load_model("shapesnet")
-    top = predict(loaded, preprocess(img, loaded.spec))
-    assert top[0][0] == "star" and top[0][1] > 0.8 and len(top) == 5
+    top = predict_indices(loaded, preprocess(img, loaded.spec))
+    assert loaded.class_names[top[0][0]] == "star" and top[0][1] > 0.8 and len(top) == 5
 
 
 def test_torchvision_without_weights_is_flagged_untrained(tmp_path, monkeypatch):
