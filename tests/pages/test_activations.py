@@ -3,8 +3,9 @@ from functools import partial
 
 import pytest
 
+from tests.inputs.images import BAD_IMAGES
 from tests.pages import apptest
-from tests.pages.apptest import texts
+from tests.pages.apptest import texts, upload_photo
 
 PAGE = "pages/activations.py"
 
@@ -65,3 +66,11 @@ def test_feature_map_view_reports_zeroed_values():
     assert not at.exception
     summary = next(m for m in texts(at.markdown) if "channels of" in m)
     assert summary.startswith("32 channels of 32x32")
+
+
+@pytest.mark.parametrize("case,make,message", BAD_IMAGES, ids=[c[0] for c in BAD_IMAGES])
+def test_bad_uploads_keep_the_page_working(case, make, message):
+    at = upload_photo(open_page(), "act", f"{case}.png", make())
+    assert not at.exception
+    assert any(message in e for e in texts(at.error))
+    assert at.slider(key="act_bias")  # the dying-ReLU section still renders
