@@ -44,6 +44,13 @@ class Volume:
     zooms: tuple[float, ...]
     header: dict  # facts for the header panel
     notes: list[str] = field(default_factory=list)
+    _stats: dict = field(default_factory=dict, repr=False)
+
+    def stats(self, t: int = 0) -> "FrameStats":
+        """Window and histogram facts of one frame, computed once (slider moves reuse them)."""
+        if t not in self._stats:
+            self._stats[t] = frame_stats(self.frame(t))
+        return self._stats[t]
 
     @property
     def frames(self) -> int:
@@ -133,9 +140,25 @@ def _from_image(img, name: str) -> Volume:
 
 
 # ---------------------------------------------------------------- windowing and views
+@dataclass(frozen=True)
+class FrameStats:
+    robust: tuple[float, float]  # 2nd-98th percentile window
+    full: tuple[float, float]  # finite minimum and maximum
+    sample: np.ndarray  # up to ~200k finite voxels, for the histogram
+
+
+def frame_stats(data: np.ndarray) -> FrameStats:
+    finite = data[np.isfinite(data)]
+    full = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    return FrameStats(_robust(finite), full, finite[:: max(1, finite.size // 200_000)])
+
+
 def robust_window(data: np.ndarray, lo_pct: float = 2, hi_pct: float = 98) -> tuple[float, float]:
     """The 2nd-98th percentile of the finite voxels (on a subsample for speed); never lo == hi."""
-    finite = data[np.isfinite(data)]
+    return _robust(data[np.isfinite(data)], lo_pct, hi_pct)
+
+
+def _robust(finite: np.ndarray, lo_pct: float = 2, hi_pct: float = 98) -> tuple[float, float]:
     if finite.size == 0:
         return 0.0, 1.0
     sample = finite[:: max(1, finite.size // 1_000_000)]

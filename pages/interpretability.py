@@ -92,7 +92,9 @@ def live_methods(pixels, loaded, x, target, layer) -> None:
     alpha = a_col.slider("Overlay opacity", 0.0, 1.0, ui.query_number("alpha", 0.0, 1.0, 0.5), 0.05, key="xai_alpha")
     cmap = c_col.selectbox("Colormap", [c for c in COLORMAPS if c != "gray"], key="xai_cmap")
     st.query_params.update(method=method, alpha=f"{alpha:g}")
-    heat = explain.saliency(loaded, x, target) if method == "Saliency" else _cam(loaded, x, method, layer, target)
+    maps = {m: _cam(loaded, x, m, layer, target) for m in FAST}
+    maps["Saliency"] = explain.saliency(loaded, x, target)
+    heat = maps[method]
     if heat is None:
         return
     shown = overlay(pixels, heat, alpha, cmap)
@@ -101,16 +103,9 @@ def live_methods(pixels, loaded, x, target, layer) -> None:
               + ("" if method == "Saliency" else f" at {layer}"), width="stretch")
     big.download_button("Download overlay (PNG)", png_bytes(shown), f"{loaded.spec.key}_{method}.png",
                         "image/png", key="xai_download")
-    maps = [(m, _cam(loaded, x, m, layer, target)) for m in FAST] + [("Saliency", explain.saliency(loaded, x, target))]
-    thumbs = [overlay(pixels, h, alpha, cmap) for _, h in maps if h is not None]
-    if thumbs:
-        side = 160
-        grid.image(tile([_square(t, side) for t in thumbs], cols=3), width="stretch",
-                   caption="Side by side: " + ", ".join(m for m, h in maps if h is not None) + ".")
-
-
-def _square(img: np.ndarray, side: int) -> np.ndarray:
-    return resize_to(img, (side, side))
+    ready = {m: h for m, h in maps.items() if h is not None}
+    thumbs = [resize_to(overlay(pixels, h, alpha, cmap), (160, 160)) for h in ready.values()]
+    grid.image(tile(thumbs, cols=3), width="stretch", caption="Side by side: " + ", ".join(ready) + ".")
 
 
 def _top_class(loaded, x) -> int:

@@ -70,10 +70,9 @@ def viewer(vol: volumes.Volume, source: str) -> None:
     k = s3.slider("Axial (z)", 0, shape[2] - 1, ui.query_number("z", 0, shape[2] - 1, shape[2] // 2), key=f"mri_z_{source}")
     w1, w2, w3, w4 = st.columns(4)
     preset = w1.selectbox("Window", PRESETS, key="mri_preset")
-    robust = volumes.robust_window(data)
-    finite = data[np.isfinite(data)]
-    full = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    lo, hi = robust if preset == PRESETS[0] else full
+    stats = vol.stats(frame)
+    robust = stats.robust
+    lo, hi = robust if preset == PRESETS[0] else stats.full
     if preset == "manual":
         lo = w2.number_input("Min", value=robust[0], key="mri_lo")
         hi = w3.number_input("Max", value=robust[1], key="mri_hi")
@@ -97,7 +96,7 @@ def viewer(vol: volumes.Volume, source: str) -> None:
     value = data[ijk]
     st.markdown(f"Crosshair voxel **({i}, {j}, {k})**, world **({x:.1f}, {y:.1f}, {z:.1f}) mm**, intensity "
                 f"**{value:.4g}**. Window {lo:.4g} to {hi:.4g}.")
-    histogram(finite, lo, hi)
+    histogram(stats.sample, lo, hi)
     cost_panel()
     plane = st.radio("Slice montage of", volumes.PLANES, horizontal=True, key="mri_montage")
     st.image(volumes.montage(data, plane, lo, hi), caption=f"12 {plane} slices, windowed as above", width="stretch")
@@ -177,8 +176,7 @@ def cost_panel() -> None:
                    f"sliding over 32 slices as well, does {rows[1]['MACs'] / rows[0]['MACs']:.0f}x the work.")
 
 
-def histogram(finite: np.ndarray, lo: float, hi: float) -> None:
-    sample = finite[:: max(1, finite.size // 200_000)]
+def histogram(sample: np.ndarray, lo: float, hi: float) -> None:
     fig = go.Figure(go.Histogram(x=sample, nbinsx=120))
     fig.add_vrect(x0=lo, x1=hi, fillcolor="green", opacity=0.12, line_width=0)
     fig.update_layout(height=220, margin=dict(t=10, b=10), yaxis_type="log", xaxis_title="intensity",

@@ -90,3 +90,10 @@ def test_world_coordinates_follow_the_affine():
     assert mni.data.shape == (197, 233, 189)
     assert volumes.world_mm(mni.affine, (98, 116, 94)) == pytest.approx((0.0, -18.0, 22.0))
     assert volumes.montage(mni.data, "axial", 0, 200).ndim == 3
+
+
+def test_frame_stats_are_computed_once_and_match_the_window():
+    vol = volumes.load_path(volumes.sample_volumes()["functional.nii (nibabel test data, 4D)"])
+    first = vol.stats(2)
+    assert vol.stats(2) is first and first.robust == volumes.robust_window(vol.frame(2))
+    assert first.full == (float(vol.frame(2).min()), float(vol.frame(2).max())) and first.sample.size > 0
