@@ -22,6 +22,11 @@ Groups:
            pointing_game_3d         share of held-out positive volumes whose 3D CAM peak is inside the lesion
            load_peak_ratio          peak memory allocated while loading a 256^3 float32 upload (already in
                                     memory as bytes), over the volume's size
+  train    train_throughput_ratio   training images/s of the page's background run (snapshots, confusion matrix,
+                                    worst mistakes, TensorBoard all on) over the course's bare loop (train +
+                                    validate per epoch), same model/data/batch, both on a fresh thread (median of 5)
+           train_ui_refresh_hz      changes per second of the live progress line in chromium during a run
+           train_live_img_s         training images/s the page reports at that moment (browser on the same CPU)
 """
 from __future__ import annotations
 
@@ -99,7 +104,7 @@ def conv_group() -> None:
     import numpy as np
 
     from core import activations, conv
-    from core.images import sample_photo, resize_to
+    from core.images import resize_to, sample_photo
     from core.viz import diverging, mark_box
 
     photo = conv.working_image(resize_to(sample_photo("Astronaut"), (512, 512)))
@@ -247,8 +252,99 @@ def mri() -> None:
     emit("load_peak_ratio", float(out.stdout.strip().splitlines()[-1]) / data.nbytes, "x_volume")
 
 
+def train_group() -> None:
+    import tempfile
+    import threading
+
+    import torch
+
+    from core import runs
+    from core.data import make_shapes
+    from core.nets import build_net
+    from core.training import TrainConfig, Trainer, split_dataset
+
+    os.environ["CNNLAB_RUNS_DIR"] = tempfile.mkdtemp(prefix="cnnlab-bench-runs-")
+    ds = make_shapes(3000, seed=5)
+    train, val, mean, std, _ = split_dataset(ds, size=32, val_fraction=0.2, limit=None, seed=0)
+    cfg = TrainConfig(arch="simplecnn", optimizer="adam", lr=3e-3, batch_size=64, epochs=3, seed=0)
+
+    def app() -> float:
+        """The page's path: a background TrainingRun with TensorBoard, snapshots and validation each epoch."""
+        run = runs.TrainingRun("bench", Trainer(cfg, build_net("simplecnn", 5, 3, seed=0), train, val,
+                                                ds.class_names, mean, std), ds.name)
+        run.start()
+        run.join()
+        return run.trainer.images_per_second
+
+    def bare() -> float:
+        """The course's loop skeleton on the same model, data and batch size: train, then validate each
+        epoch; no logging, snapshots or callbacks. Run on a fresh thread, like the app's."""
+        result = []
+
+        def loop() -> None:
+            model = build_net("simplecnn", 5, 3, seed=0)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+            loss_fn = torch.nn.CrossEntropyLoss()
+            norm = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
+            x, xv = (train.x - norm[0]) / norm[1], (val.x - norm[0]) / norm[1]
+            gen = torch.Generator().manual_seed(0)
+            start = time.perf_counter()
+            for _ in range(cfg.epochs):
+                model.train()
+                order = torch.randperm(len(x), generator=gen)
+                for i in range(0, len(x), cfg.batch_size):
+                    idx = order[i:i + cfg.batch_size]
+                    loss = loss_fn(model(x[idx]), train.y[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                model.eval()
+                with torch.no_grad():
+                    float((model(xv).argmax(1) == val.y).float().mean())
+            result.append(cfg.epochs * len(x) / (time.perf_counter() - start))
+
+        thread = threading.Thread(target=loop)
+        thread.start()
+        thread.join()
+        return result[0]
+
+    ratios = []
+    for _ in range(5):  # interleaved, so both see the same machine state
+        ratios.append(app() / bare())
+    emit("train_throughput_ratio", statistics.median(ratios), "x_bare")
+    train_ui_refresh()
+
+
+def train_ui_refresh() -> None:
+    """How often the live view changes in a real browser while a run trains (progress line sampled at 20 Hz)."""
+    from playwright.sync_api import sync_playwright
+
+    with AppServer() as server, sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1400, "height": 2400})
+        page.goto(f"{server.url}/training?n=4000&epochs=50")
+        wait_until_idle(page)
+        page.get_by_role("button", name="Start training").click()
+        progress = page.locator('[data-testid="stProgress"]').first
+        progress.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)
+        seen, changes, window_s = progress.inner_text(), 0, 10.0
+        end = time.monotonic() + window_s
+        while time.monotonic() < end:
+            page.wait_for_timeout(50)
+            text = progress.inner_text()
+            changes += text != seen
+            seen = text
+        emit("train_ui_refresh_hz", changes / window_s, "Hz")
+        # The page's own throughput figure while chromium, on these same 2 cores, redraws the live view.
+        emit("train_live_img_s", float(seen.split(" training images/s")[0].rsplit("· ", 1)[1].replace(",", "")),
+             "img/s")
+        page.get_by_role("button", name="Stop", exact=True).click()
+        chromium.close()
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
-          "explain": explain_group, "mri": mri}
+          "explain": explain_group, "mri": mri, "train": train_group}
 
 
 def main(argv: list[str]) -> None:

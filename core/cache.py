@@ -5,13 +5,27 @@ hooks or needs gradients takes ``LoadedModel.lock`` (see core.features / core.mo
 """
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
 import streamlit as st
 import torch
 
-from core import activations, blocks, data, explain, features, images, models, profile, quiz, volumes
+from core import (
+    activations,
+    blocks,
+    data,
+    explain,
+    features,
+    imagefolder,
+    images,
+    models,
+    profile,
+    quiz,
+    training,
+    volumes,
+)
 
 
 def _available_cores() -> int:
@@ -106,3 +120,31 @@ def cam_volume(grid: np.ndarray) -> np.ndarray:
     """3D Grad-CAM of the lesion class for a volume on the model grid (64^3)."""
     loaded = get_model("lesion3d")
     return explain.cam(loaded, torch.from_numpy(grid)[None, None], "Grad-CAM", loaded.spec.target_layer, 1)
+
+
+# ---------------------------------------------------------------- Training Monitor data (read-only, shared)
+@st.cache_resource(max_entries=4, show_spinner="Preparing the dataset...")
+def training_dataset(name: str, limit: int) -> data.ImageDataset:
+    """A built-in dataset by name, at most ``limit`` images (synthetic shapes are drawn to that count)."""
+    if name == "Synthetic shapes":
+        return data.make_shapes(limit, seed=2026)
+    if name == "Digits (scikit-learn)":
+        return data.load_digits()
+    return data.load_torchvision_dataset(name, limit=limit)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the zip...")
+def _uploaded_dataset(digest: str, _data: bytes, name: str) -> tuple[data.ImageDataset, list[str]]:
+    return imagefolder.read_imagefolder_zip(_data, name)
+
+
+def uploaded_dataset(payload: bytes, name: str) -> tuple[str, data.ImageDataset, list[str]]:
+    """An ImageFolder zip decoded once per content (keyed by its SHA-256): (key, dataset, notes)."""
+    digest = hashlib.sha256(payload).hexdigest()
+    return f"zip:{digest}", *_uploaded_dataset(digest, payload, name)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Splitting and resizing...")
+def training_split(source: str, limit: int, size: int, val_fraction: float, seed: int, _ds: data.ImageDataset):
+    """Train/validation tensors shared by every run on the same data (``source`` names _ds)."""
+    return training.split_dataset(_ds, size=size, val_fraction=val_fraction, limit=limit, seed=seed)

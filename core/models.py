@@ -40,17 +40,18 @@ DOWNLOAD_TIMEOUT_S = 20
 class SimpleCNN(nn.Module):
     """The course's first CNN: two 3x3 convs with max-pooling, one linear layer, 32x32 input."""
 
-    def __init__(self, num_classes: int = 10):
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1)
+        self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=3, padding=1)
         self.conv2 = nn.Conv2d(16, 32, kernel_size=3, padding=1)
         self.pool = nn.MaxPool2d(2, 2)
+        self.drop = nn.Dropout(dropout)  # no parameters: the shipped state dict is unchanged
         self.fc = nn.Linear(32 * 8 * 8, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(F.relu(self.conv1(x)))  # [B, 16, 16, 16]
         x = self.pool(F.relu(self.conv2(x)))  # [B, 32, 8, 8]
-        return self.fc(x.flatten(1))
+        return self.fc(self.drop(x.flatten(1)))
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

@@ -27,6 +27,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("2 · Convolutional layers", "Convolution Playground", ":material/grid_on:", "pages/convolution.py"),
     PageSpec("3 · Pooling & activations", "Activation Lab", ":material/show_chart:", "pages/activations.py"),
     PageSpec("4 · Deep architectures", "Model Explorer", ":material/account_tree:", "pages/model_explorer.py"),
+    PageSpec("5 · Training", "Training Monitor", ":material/model_training:", "pages/training.py"),
     PageSpec("6 · Interpretability", "Grad-CAM & interpretability", ":material/center_focus_strong:",
              "pages/interpretability.py"),
     PageSpec("8 · Specialized CNNs", "3D MRI Viewer", ":material/neurology:", "pages/mri_viewer.py"),

@@ -1,12 +1,15 @@
 """Shared Streamlit widgets: validated URL parameters, the image picker, the model picker, quizzes."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
+from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import cache, quiz as quizlib
+from core import cache
+from core import quiz as quizlib
 from core.errors import CNNLabError
 from core.images import ACCEPTED_EXTENSIONS, ACCEPTED_TEXT, SAMPLE_PHOTOS, DecodedImage, decode_image
 from core.models import REGISTRY, LoadedModel
@@ -28,6 +31,16 @@ def route_through_home() -> None:
         st.session_state["_routed_through_home"] = True
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def session_alive() -> Callable[[], bool]:
+    """A check a background thread can call: is this browser session still connected?
+    (Always true where no server runtime exists, as under AppTest.)"""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: True
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
 
 
 def query_choice(param: str, options: Sequence[str], default: str) -> str:

@@ -60,7 +60,7 @@ def channel_grid(fmap: torch.Tensor, channels: list[int], cmap: str = "viridis",
     return tile(tiles, cols=min(8, len(tiles)))
 
 
-def filter_grid(weight: torch.Tensor, tile_px: int = 48) -> np.ndarray:
+def filter_grid(weight: torch.Tensor, tile_px: int = 48, cols: int = 16) -> np.ndarray:
     """First-layer conv weights (O, I, k, k) as a grid: RGB when I == 3, grey otherwise.
 
     Each filter is scaled on its own symmetric range so 0 maps to mid-grey and sign is visible.
@@ -71,7 +71,7 @@ def filter_grid(weight: torch.Tensor, tile_px: int = 48) -> np.ndarray:
         img = f[:3].transpose(1, 2, 0) if f.shape[0] == 3 else np.repeat(f[:1].transpose(1, 2, 0), 3, axis=2)
         m = float(np.abs(img).max()) or 1.0
         tiles.append(upscale(np.round((img / m * 0.5 + 0.5) * 255).astype(np.uint8), tile_px))
-    return tile(tiles, cols=min(16, len(tiles)))
+    return tile(tiles, cols=min(cols, len(tiles)))
 
 
 def diverging(a: np.ndarray) -> tuple[np.ndarray, float]:

@@ -11,3 +11,4 @@ sys.path.insert(0, str(ROOT))
 os.environ["CNNLAB_OFFLINE"] = "1"
 os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="cnnlab-torch-home-")
 os.environ.setdefault("CNNLAB_DATA_DIR", tempfile.mkdtemp(prefix="cnnlab-data-"))
+os.environ["CNNLAB_RUNS_DIR"] = tempfile.mkdtemp(prefix="cnnlab-runs-")

@@ -93,3 +93,27 @@ def test_home_untrained_model_warning_is_visible(browser_page):
     wait_until_idle(page)
     assert "random weights" in page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
     assert_no_exception(page, "Home with ResNet-18")
+
+
+def test_training_run_updates_live_and_finishes(browser_page):
+    """Start a short run in the browser: the live view refreshes by itself while the thread trains,
+    and the page switches to the timeline and diagnosis when it ends."""
+    page = browser_page
+    page.goto(f"{page.server_url}/training?n=1500&epochs=6")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    progress = page.locator('[data-testid="stProgress"]').first
+    progress.wait_for(timeout=60_000)
+    seen = set()
+    finished = page.get_by_text("Finished all 6 epochs")
+    for _ in range(600):  # up to 120 s
+        if finished.count():
+            break
+        seen.add(progress.inner_text())
+        page.wait_for_timeout(200)
+    wait_until_idle(page)
+    assert finished.count() == 1
+    assert len(seen) >= 3, f"the live view did not refresh while training: {seen}"
+    assert page.get_by_text("3. Timeline").count() == 1 and page.get_by_text("4. Diagnosis").count() == 1
+    page.screenshot(path=str(SHOTS / "training-finished.png"), full_page=True)
+    assert_no_exception(page, "Training Monitor after a run")
