@@ -27,6 +27,10 @@ Groups:
                                     validate per epoch), same model/data/batch, both on a fresh thread (median of 5)
            train_ui_refresh_hz      changes per second of the live progress line in chromium during a run
            train_live_img_s         training images/s the page reports at that moment (browser on the same CPU)
+  transfer probe_all_s              auto-suggest: linear probes of the offline backbones (ShapesNet, SimpleCNN)
+                                    on 200 images of the new-shapes task, embedding + fit (median of 3)
+           feature_extract_speedup  seconds per epoch of fine-tuning every stage / of the feature extractor on
+                                    cached embeddings (ShapesNet, 50 per class, test-set evaluation included)
 """
 from __future__ import annotations
 
@@ -343,8 +347,34 @@ def train_ui_refresh() -> None:
         chromium.close()
 
 
+def transfer_group() -> None:
+    from core import transfer
+    from core.data import EXTRA_SHAPES, make_shapes
+    from core.models import load_model
+
+    backbones = [transfer.backbone_from_loaded(load_model(k)) for k in ("shapesnet", "simplecnn_shapes")]
+    pool, test = make_shapes(600, seed=71, classes=EXTRA_SHAPES), make_shapes(150, seed=72, classes=EXTRA_SHAPES)
+    runs = []
+    for seed in range(3):
+        start = time.perf_counter()
+        transfer.probe_all(backbones, pool, lambda f, t: None, lambda: False, n=200, seed=seed)
+        runs.append(time.perf_counter() - start)
+    emit("probe_all_s", statistics.median(runs), "s")
+    task = transfer.make_task(pool, test, backbones[0])
+    train = task.shots(50, 0)
+    all_stages = len(backbones[0].stages)
+    ratios = []
+    for _ in range(3):
+        fe = transfer.train_strategy("feature extractor", backbones[0], task, train, transfer.HeadSpec(),
+                                     transfer.Budget())
+        ft = transfer.train_strategy("fine-tune", backbones[0], task, train, transfer.HeadSpec(),
+                                     transfer.Budget(trainable_stages=all_stages))
+        ratios.append(ft.seconds_per_epoch / fe.seconds_per_epoch)
+    emit("feature_extract_speedup", statistics.median(ratios), "x")
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
-          "explain": explain_group, "mri": mri, "train": train_group}
+          "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group}
 
 
 def main(argv: list[str]) -> None:

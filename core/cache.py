@@ -12,20 +12,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import (
-    activations,
-    blocks,
-    data,
-    explain,
-    features,
-    imagefolder,
-    images,
-    models,
-    profile,
-    quiz,
-    training,
-    volumes,
-)
+from core import (activations, blocks, data, explain, features, imagefolder, images, models, profile, quiz, training,
+                  transfer, volumes)
 
 
 def _available_cores() -> int:
@@ -148,3 +136,32 @@ def uploaded_dataset(payload: bytes, name: str) -> tuple[str, data.ImageDataset,
 def training_split(source: str, limit: int, size: int, val_fraction: float, seed: int, _ds: data.ImageDataset):
     """Train/validation tensors shared by every run on the same data (``source`` names _ds)."""
     return training.split_dataset(_ds, size=size, val_fraction=val_fraction, limit=limit, seed=seed)
+
+
+# ---------------------------------------------------------------- Transfer Learning (read-only, shared)
+TRANSFER_INPUT = {"resnet18": 112, "mobilenet_v3_small": 112}  # below ImageNet's 224: 2 CPU cores, many sessions
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the backbone...")
+def transfer_backbone(key: str) -> transfer.Backbone:
+    """A registry model cut into stages. Shared: TransferNet copies the body before training it."""
+    backbone = transfer.backbone_from_loaded(get_model(key))
+    backbone.input_size = TRANSFER_INPUT.get(key, backbone.input_size)
+    return backbone
+
+
+@st.cache_resource(max_entries=4, show_spinner="Drawing the target task...")
+def transfer_data(target: str) -> tuple[data.ImageDataset, data.ImageDataset]:
+    """A built-in target task as (pool to draw training shots from, fixed test set)."""
+    if target == "New shapes (hexagon, heart, arrow)":
+        return (data.make_shapes(600, seed=71, classes=data.EXTRA_SHAPES),
+                data.make_shapes(150, seed=72, classes=data.EXTRA_SHAPES))
+    if target == "Textures (stripes, checkerboard, dots, blotches)":
+        return data.make_textures(600, seed=71), data.make_textures(200, seed=72)
+    return transfer.holdout(data.load_digits(), 0.2, seed=0)
+
+
+@st.cache_resource(max_entries=3, show_spinner="Resizing the task for the backbone...")
+def transfer_task(backbone_key: str, target_key: str, _backbone: transfer.Backbone, _pool: data.ImageDataset,
+                  _test: data.ImageDataset, name: str) -> transfer.Task:
+    return transfer.make_task(_pool, _test, _backbone, name)

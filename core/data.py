@@ -144,6 +144,41 @@ def shapes_scene(size: int = 256, seed: int = 0) -> np.ndarray:
     return canvas
 
 
+TEXTURE_CLASSES = ("stripes", "checkerboard", "dots", "blotches")
+
+
+def _texture(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One texture as a float32 pattern of 0s and 1s, before colouring."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    theta, period = rng.uniform(0, np.pi), rng.uniform(5, 14)
+    u = xx * np.cos(theta) + yy * np.sin(theta)
+    v = -xx * np.sin(theta) + yy * np.cos(theta)
+    if kind == "stripes":
+        return (np.sin(u * 2 * np.pi / period) > 0).astype(np.float32)
+    if kind == "checkerboard":
+        return ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float32)
+    if kind == "dots":
+        cu, cv = (u % period) - period / 2, (v % period) - period / 2
+        return (cu ** 2 + cv ** 2 < (period * rng.uniform(0.2, 0.35)) ** 2).astype(np.float32)
+    noise = rng.normal(0, 1, (size // 6 + 2, size // 6 + 2)).astype(np.float32)
+    return (cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC) > 0).astype(np.float32)
+
+
+def make_textures(n: int, *, size: int = 64, seed: int = 0) -> ImageDataset:
+    """n two-colour texture images (stripes, checkerboard, dots, blotches) at random angle, scale and
+    colours, balanced, deterministic by seed: a task unlike the shapes the shipped models saw."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % len(TEXTURE_CLASSES)
+    rng.shuffle(labels)
+    images = np.empty((n, size, size, 3), np.uint8)
+    for i, label in enumerate(labels):
+        pattern = _texture(TEXTURE_CLASSES[label], size, rng)[..., None]
+        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        img = a * pattern + b * (1 - pattern) + rng.normal(0, 8, (size, size, 3))
+        images[i] = np.clip(img, 0, 255).astype(np.uint8)
+    return ImageDataset(images, labels.astype(np.int64), TEXTURE_CLASSES, "Synthetic textures")
+
+
 # ---------------------------------------------------------------- scikit-learn digits
 def load_digits(size: int = 32) -> ImageDataset:
     """scikit-learn's 1,797 8x8 digits (shipped in the wheel), upscaled to size x size grey."""

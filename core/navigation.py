@@ -30,6 +30,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("5 · Training", "Training Monitor", ":material/model_training:", "pages/training.py"),
     PageSpec("6 · Interpretability", "Grad-CAM & interpretability", ":material/center_focus_strong:",
              "pages/interpretability.py"),
+    PageSpec("7 · Transfer learning", "Transfer Learning", ":material/swap_horiz:", "pages/transfer.py"),
     PageSpec("8 · Specialized CNNs", "3D MRI Viewer", ":material/neurology:", "pages/mri_viewer.py"),
 )
 

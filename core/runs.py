@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from core.errors import CNNLabError
 from core.training import EpochSnapshot, Observer, Trainer
 from core.viz import filter_grid
 
@@ -141,5 +142,58 @@ class TrainingRun:
         except Exception as err:  # a bug or out-of-memory must end this run with a message, not kill the app
             self.trainer.status = "stopped"
             self.error = f"Training failed: {type(err).__name__}: {err}"
+        finally:
+            _slots.release()
+
+
+class Job:
+    """Any long computation on a background thread, with progress, stop and a result.
+
+    ``work(progress, should_stop)`` calls ``progress(fraction, text)`` as it goes and returns the
+    result; it should check ``should_stop()`` between steps (see TrainingRun for why).
+    """
+
+    def __init__(self, work: Callable, keep_going: Callable[[], bool] = lambda: True):
+        self.work, self.keep_going = work, keep_going
+        self.fraction, self.text = 0.0, "Waiting for a free slot..."
+        self.result = None
+        self.error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"cnnlab-job-{uuid.uuid4().hex[:8]}", daemon=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set() or not self.keep_going()
+
+    def start(self) -> "Job":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self.alive
+
+    def _progress(self, fraction: float, text: str) -> None:
+        self.fraction, self.text = fraction, text
+
+    def _run(self) -> None:
+        while not _slots.acquire(timeout=0.2):
+            if self.stopped:
+                self.error = "Stopped while waiting for a free slot."
+                return
+        try:
+            self.result = self.work(self._progress, lambda: self.stopped)
+            self.fraction = 1.0
+        except CNNLabError as err:
+            self.error = str(err)
+        except Exception as err:  # a bug or out-of-memory ends this job with a message, not the app
+            self.error = f"The job failed: {type(err).__name__}: {err}"
         finally:
             _slots.release()

@@ -163,7 +163,9 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, batches_per_epo
     if cfg.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * batches_per_epoch)
+        # Each param group peaks at its own LR, so discriminative LRs keep their ratio.
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups],
+                                                   total_steps=cfg.epochs * batches_per_epoch)
     return None
 
 
@@ -226,18 +228,23 @@ class Trainer:
     SAMPLES = 8  # fixed validation images whose predictions the timeline shows
 
     def __init__(self, cfg: TrainConfig, model: nn.Module, train: Split, val: Split, class_names: tuple[str, ...],
-                 mean: torch.Tensor, std: torch.Tensor, observers: tuple = ()):
+                 mean: torch.Tensor, std: torch.Tensor, observers: tuple = (), params=None):
+        """``params``: what the optimizer updates (parameters or param groups with their own LRs);
+        default every parameter that requires grad. Inputs may be images (N, C, H, W) or feature
+        vectors (N, D), e.g. a frozen backbone's cached embeddings."""
         cfg.validate()
         if len(train) == 0 or len(val) == 0:
             raise CNNLabError("Both the training and the validation split need at least one image.")
         self.cfg, self.model, self.train, self.val, self.class_names = cfg, model, train, val, class_names
-        self.mean, self.std = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
+        shape = (1, -1) + (1,) * (train.x.dim() - 2)
+        self.mean, self.std = mean.view(shape), std.view(shape)
         self.observers = list(observers)
         self.batch_size = min(cfg.batch_size, len(train))
         self.batches_per_epoch = -(-len(train) // self.batch_size)
         self.total_batches = cfg.epochs * self.batches_per_epoch
         self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.optimizer = make_optimizer(model.parameters(), cfg)
+        self.optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad] if params is None
+                                        else params, cfg)
         self.scheduler = make_scheduler(self.optimizer, cfg, self.batches_per_epoch)
         self.loss_fn = nn.CrossEntropyLoss()
         # A loss this far above chance's ln(C) (or NaN) means the steps overshoot: stop rather than
@@ -315,8 +322,15 @@ class Trainer:
         worst = [(int(wrong[i]), int(pred[wrong[i]]), float(conf[i])) for i in conf.argsort(descending=True)[:8]]
         return EpochSnapshot(
             epoch, train_loss, train_acc, val_loss, float((pred == self.val.y).float().mean()),
-            self.lr, time.perf_counter() - self._started, first_conv(self.model).weight.detach().clone(),
-            confusion, probs[self.sample_index].numpy(), worst)
+            self.lr, time.perf_counter() - self._started, self._filters(), confusion, probs[self.sample_index].numpy(),
+            worst)
+
+    def _filters(self) -> torch.Tensor:
+        """The first conv layer's weights; empty for a conv-free model (a head on cached features)."""
+        try:
+            return first_conv(self.model).weight.detach().clone()
+        except ValueError:
+            return torch.empty(0)
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> str:
         """Train from the current position until the plan ends, early stopping, NaN, or should_stop()."""
@@ -354,7 +368,7 @@ class Trainer:
                 raise Stop
             idx = pos.order[pos.batch * self.batch_size:(pos.batch + 1) * self.batch_size]
             xb = x[idx]
-            if aug.active:
+            if aug.active and xb.dim() == 4:
                 xb = apply(xb, aug, self.gen)
             logits = self.model(self.normalise(xb))
             loss = self.loss_fn(logits, y[idx])
