@@ -84,9 +84,10 @@ def block_diagram(family: str) -> str:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def layer_shapes(model_key: str) -> dict[str, tuple[int, ...]]:
-    """Every layer's output shape for the model's input size (from one forward pass)."""
-    loaded = get_model(model_key)
+def layer_shapes(model_key: str, _loaded: models.LoadedModel | None = None) -> dict[str, tuple[int, ...]]:
+    """Every layer's output shape for the model's input size (from one forward pass). ``_loaded``
+    passes a model that is not in the registry (a session-trained one; its key is unique)."""
+    loaded = _loaded or get_model(model_key)
     s = loaded.spec.input_size
     return explain.layer_shapes(loaded, torch.zeros(1, 3, s, s))
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from captum.attr import NoiseTunnel, Occlusion, Saliency
 from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, LayerCAM, ScoreCAM, XGradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
@@ -101,10 +102,21 @@ def cam(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: i
     if shape is None or len(shape) not in (4, 5) or min(shape[2:]) < 2:
         raise CNNLabError(f"Layer {layer!r} outputs {tuple(shape) if shape else 'no tensor'}, not a spatial "
                           "map (channels x height x width, or x depth for volumes); pick a convolutional layer.")
+    volume = x.dim() == 5
     with model_for_gradients(loaded) as model:
         with CAM_METHODS[method](model=model, target_layers=[modules[layer]]) as engine:
+            if volume:
+                # pytorch-grad-cam 1.5.7 enlarges 3D maps with scipy's zoom, which lines up the corner
+                # voxels rather than the voxel centres: a cell's peak lands up to 1.5 voxels off at
+                # 16^3 -> 64^3. So take the map at the layer's own resolution and enlarge it here.
+                engine.get_target_width_height = lambda _x: None
             grey = engine(input_tensor=x, targets=[ClassifierOutputTarget(target)])
-    return np.nan_to_num(grey[0]).astype(np.float32)
+    heat = np.nan_to_num(grey[0]).astype(np.float32)
+    if volume and heat.shape != tuple(x.shape[2:]):
+        t = F.interpolate(torch.from_numpy(heat)[None, None], size=tuple(x.shape[2:]), mode="trilinear",
+                          align_corners=False)[0, 0].numpy()  # voxel centres aligned, like cv2.resize in 2D
+        heat = (t - t.min()) / (t.max() - t.min()) if t.max() > t.min() else np.zeros_like(t)
+    return heat
 
 
 # Per model (weakly held, so copies made for the sanity check do not pile up): (layer, input shape) -> output shape

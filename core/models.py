@@ -110,7 +110,7 @@ REGISTRY: dict[str, ModelSpec] = {s.key: s for s in (
     _shipped("shapesnet", "ShapesNet (4 conv blocks, trained on shapes)", ShapesNet, 64, "features.block4",
              "A 4-block CNN with batch norm and global average pooling, trained on 64x64 synthetic shapes."),
     ModelSpec("lesion3d", "Lesion3DNet (3D CNN, synthetic lesions in MNI152)", "volume", 64, (0.0,) * 3, (1.0,) * 3,
-              "features.block3", Lesion3DNet,
+              "features.block4", Lesion3DNet,
               "A small 3D CNN trained on 64^3 brain volumes with and without a synthetic lesion.", ("healthy", "lesion")),
     _tv("resnet18", "ResNet-18 (torchvision, ImageNet)", "layer4",
         "18-layer residual network; skip connections let gradients flow through depth."),
@@ -212,6 +212,21 @@ def _load_torchvision(spec: ModelSpec, model: nn.Module) -> LoadedModel:
               "they could not be downloaded). This copy has **random weights**: its predictions are "
               "meaningless and its filters are noise. Pick a shipped model for trained behaviour.")
     return LoadedModel(spec, model.eval(), False, "random initialisation (untrained)", classes, notice)
+
+
+def from_trained(key: str, label: str, model: nn.Module, input_size: int, mean, std, class_names: tuple[str, ...],
+                 source: str) -> LoadedModel:
+    """A model trained in this session (Training Monitor) as a LoadedModel for the explanation pages.
+    The weights are copied, so the explanation hooks never touch the run's own model."""
+    import copy
+
+    copied = copy.deepcopy(model).eval()
+    for p in copied.parameters():
+        p.requires_grad_(False)
+    layer = [n for n, m in copied.named_modules() if isinstance(m, nn.Conv2d)][-1]
+    spec = ModelSpec(key, label, "session", input_size, tuple(mean), tuple(std), layer, lambda: copy.deepcopy(copied),
+                     f"Trained on the Training Monitor in this session ({label}).", tuple(class_names))
+    return LoadedModel(spec, copied, True, source, tuple(class_names))
 
 
 # ---------------------------------------------------------------- inference helpers

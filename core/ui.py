@@ -141,12 +141,19 @@ def _decode_or_error(data: bytes, name: str) -> DecodedImage | None:
     return image
 
 
-def model_picker(keys: Sequence[str], key: str) -> LoadedModel | None:
-    """Pick a registry model (mirrored into the URL); say plainly where its weights came from."""
-    chosen = query_choice("model", list(keys), keys[0])
-    model_key = st.selectbox("Model", list(keys), index=list(keys).index(chosen), key=f"{key}_model",
-                             format_func=lambda k: REGISTRY[k].label)
+def model_picker(keys: Sequence[str], key: str, extra: dict[str, LoadedModel] | None = None) -> LoadedModel | None:
+    """Pick a registry model (mirrored into the URL), or one of ``extra`` (models trained in this
+    session); say plainly where its weights came from."""
+    extra = extra or {}
+    options = list(keys) + list(extra)
+    chosen = query_choice("model", options, keys[0])
+    model_key = st.selectbox("Model", options, index=options.index(chosen), key=f"{key}_model",
+                             format_func=lambda k: extra[k].spec.label if k in extra else REGISTRY[k].label)
     st.query_params["model"] = model_key
+    if model_key in extra:
+        loaded = extra[model_key]
+        st.caption(f"{loaded.spec.summary} Input {loaded.spec.input_size}x{loaded.spec.input_size}.")
+        return loaded
     try:
         loaded = cache.get_model(model_key)
     except CNNLabError as err:
@@ -160,6 +167,27 @@ def model_picker(keys: Sequence[str], key: str) -> LoadedModel | None:
     if loaded.notice:
         st.warning(loaded.notice)
     return loaded
+
+
+def session_trained_models() -> dict[str, LoadedModel]:
+    """Finished colour-image runs of the Training Monitor in this session, as explainable models
+    (copied once per run and kept in the session)."""
+    from core.models import from_trained
+
+    kept: dict[str, LoadedModel] = st.session_state.setdefault("session_models", {})
+    out = {}
+    for run in st.session_state.get("tr_runs", []):
+        t = run.trainer
+        if run.alive or t.pos.epoch < 1 or t.train.x.shape[1] != 3:
+            continue
+        key = f"run-{run.id}-e{t.pos.epoch}"  # a resumed run gets a fresh copy
+        if key not in kept:
+            kept[key] = from_trained(key, f"Training page run {run.name.split()[0]} ({t.cfg.arch}, {run.dataset})",
+                                     t.model, int(t.train.x.shape[-1]), t.mean.flatten().tolist(),
+                                     t.std.flatten().tolist(), t.class_names,
+                                     "trained on the Training Monitor in this session")
+        out[key] = kept[key]
+    return out
 
 
 def quiz(section: str) -> None:

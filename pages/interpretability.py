@@ -36,7 +36,7 @@ def main() -> None:
     with left:
         photo = ui.image_picker("xai", default_sample="Cat (chelsea)")
     with right:
-        loaded = ui.model_picker(MODELS, "xai")
+        loaded = ui.model_picker(MODELS, "xai", extra=ui.session_trained_models())
     if photo is not None and loaded is not None:
         explain_view(photo.pixels, loaded)
     if loaded is not None:
@@ -53,7 +53,7 @@ def explain_view(pixels: np.ndarray, loaded) -> None:
         st.caption(f"The photo ({pixels.shape[1]}x{pixels.shape[0]}) is resized to {spec.input_size}x"
                    f"{spec.input_size} for this model; maps are drawn back over the full photo.")
     preds = predict_indices(loaded, x)
-    shapes = cache.layer_shapes(spec.key)
+    shapes = cache.layer_shapes(spec.key, _loaded=loaded)
     layers = explain.spatial_layers(shapes)
     n = len(loaded.class_names)
     top = [i for i, _ in preds]
@@ -154,7 +154,7 @@ def inside_the_model(pixels, loaded, x) -> None:
     conv = first_conv(loaded.model)
     f_col.image(filter_grid(conv.weight), caption=f"First-layer filters ({conv.out_channels} of "
                 f"{conv.kernel_size[0]}x{conv.kernel_size[1]})", width="stretch")
-    shapes = cache.layer_shapes(loaded.spec.key)
+    shapes = cache.layer_shapes(loaded.spec.key, _loaded=loaded)
     layers = explain.spatial_layers(shapes)
     chosen = a_col.selectbox("Activation maps of layer", layers, key=f"xai_act_{loaded.spec.key}")
     fmap = feature_maps(loaded, x, [chosen])[0][chosen]
@@ -203,7 +203,7 @@ def pointing_game_view(loaded) -> None:
                            np.random.default_rng(seed))
     x = preprocess(img, spec)
     cls = _top_class(loaded, x)
-    layers = explain.spatial_layers(cache.layer_shapes(spec.key))
+    layers = explain.spatial_layers(cache.layer_shapes(spec.key, _loaded=loaded))
     layer = spec.target_layer if spec.target_layer in layers else layers[-1]
     heat = _cam(loaded, x, "Grad-CAM", layer, cls)
     if heat is None:

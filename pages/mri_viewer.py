@@ -149,9 +149,12 @@ def cnn_panel(data: np.ndarray, mask: np.ndarray | None, source: str, ijk) -> tu
     if not st.toggle("Show 3D Grad-CAM for 'lesion'", key="mri_cam"):
         return None, alpha, threshold
     if "cam_pointing_game" in model.card:
+        score = model.card["cam_pointing_game"]
         st.caption(f"Check before you trust it: on held-out volumes this CAM's peak fell inside the lesion "
-                   f"{model.card['cam_pointing_game']:.0%} of the time (3D pointing game, model card). The model "
-                   "detects lesions, but Grad-CAM on its max-pooling head does not localise them well.")
+                   f"{score:.0%} of the time (3D pointing game, model card). "
+                   + ("The model learned where lesions are as well as whether there is one (its training loss "
+                      "includes the lesion masks), which is why its CAM can localise." if score >= 0.85 else
+                      "The model detects lesions, but this CAM does not localise them well."))
     cam = cache.cam_volume(grid)
     heat = lesions.upsample(cam, data.shape)
     target = lesions.native_index(lesions.peak(cam), data.shape)

@@ -26,3 +26,12 @@ def upload_photo(at: AppTest, prefix: str, name: str, data: bytes, mime: str = "
     at.segmented_control(key=f"{prefix}_source").set_value("Upload").run()
     at.file_uploader(key=f"{prefix}_upload").upload(name, data, mime)
     return at.run()
+
+
+def train_tiny_run(timeout: float = 120):
+    """Train a 2-epoch SimpleCNN on 300 shapes on the Training page and wait for it: (AppTest, run)."""
+    at = open_page("pages/training.py", n="300", epochs="2")
+    at.button(key="tr_start").click().run()
+    run = at.session_state["tr_runs"][-1]
+    assert run.join(timeout=timeout)
+    return at, run

@@ -77,3 +77,17 @@ def test_bad_uploads_keep_the_page_working(case, make, message):
     assert not at.exception
     assert any(message in e for e in texts(at.error))
     assert at.button(key="xai_pg_run")  # the pointing-game section still works
+
+
+def test_a_model_trained_on_the_training_page_can_be_explained():
+    at, run = apptest.train_tiny_run()
+    at.switch_page(PAGE).run()
+    key = f"run-{run.id}-e2"
+    assert "Training page run #1 (simplecnn, Synthetic shapes)" in at.selectbox(key="xai_model").options
+    at.selectbox(key="xai_model").set_value(key).run()
+    assert not at.exception and not at.error
+    assert any(c.startswith("Grad-CAM for '") and c.endswith("at conv2") for c in captions(at))
+    assert any("Trained on the Training Monitor in this session" in c for c in texts(at.caption))
+    # Explaining never touches the run's own model: no hooks left, gradients still on.
+    assert not any(m._forward_hooks or m._backward_hooks for m in run.trainer.model.modules())
+    assert all(p.requires_grad for p in run.trainer.model.parameters())

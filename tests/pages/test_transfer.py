@@ -50,10 +50,7 @@ def test_probe_ranks_the_offline_backbones():
 
 
 def test_a_model_trained_on_the_training_page_becomes_a_backbone():
-    at = apptest.open_page("pages/training.py", n="300", epochs="2")
-    at.button(key="tr_start").click().run()
-    run = at.session_state["tr_runs"][-1]
-    assert run.join(timeout=120)
+    at, run = apptest.train_tiny_run()
     at.switch_page(PAGE).run()
     options = at.selectbox(key="tl_backbone").options
     assert "Training page run #1 (simplecnn, Synthetic shapes)" in options
