@@ -227,17 +227,3 @@ def upsample(cam: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
 
 def peak(cam: np.ndarray) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.unravel_index(np.argmax(cam), cam.shape))
-
-
-def conv_cost(dims: int, c_in: int = 16, c_out: int = 32, side: int = 32) -> tuple[int, int]:
-    """(parameters, MACs) of one 3x3 (dims=2) or 3x3x3 (dims=3) conv on a side^dims input, counted
-    by torch's FlopCounterMode on the meta device."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with torch.device("meta"):
-        layer = (nn.Conv2d if dims == 2 else nn.Conv3d)(c_in, c_out, 3, padding=1)
-        x = torch.empty(1, c_in, *([side] * dims))
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        layer(x)
-    return sum(p.numel() for p in layer.parameters()), counter.get_total_flops() // 2

@@ -31,6 +31,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("6 · Interpretability", "Grad-CAM & interpretability", ":material/center_focus_strong:",
              "pages/interpretability.py"),
     PageSpec("7 · Transfer learning", "Transfer Learning", ":material/swap_horiz:", "pages/transfer.py"),
+    PageSpec("8 · Specialized CNNs", "1D, temporal & transposed convs", ":material/timeline:",
+             "pages/specialized.py"),
     PageSpec("8 · Specialized CNNs", "3D MRI Viewer", ":material/neurology:", "pages/mri_viewer.py"),
 )
 

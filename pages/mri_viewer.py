@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import cache, lesions, ui, volumes
+from core import cache, lesions, temporal, ui, volumes
 from core.errors import CNNLabError
 
 INTRO = """
@@ -171,7 +171,7 @@ def cost_panel() -> None:
     with st.expander("Why 3D convolutions cost more"):
         rows = []
         for dims in (2, 3):
-            params, macs = lesions.conv_cost(dims)
+            params, macs = temporal.conv_cost(dims)
             rows.append({"layer": f"Conv{dims}d(16, 32, kernel {'x'.join(['3'] * dims)})",
                          "input": "x".join(["32"] * dims), "parameters": params, "MACs": macs})
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import explain, lesions
+from core import explain, lesions, temporal
 from core.models import load_model, model_card
 
 
@@ -34,8 +34,8 @@ def test_native_index_is_the_centre_of_a_grid_cell():
 
 
 def test_3d_convs_cost_more():
-    p2, m2 = lesions.conv_cost(2)
-    p3, m3 = lesions.conv_cost(3)
+    p2, m2 = temporal.conv_cost(2)
+    p3, m3 = temporal.conv_cost(3)
     assert p2 == 16 * 32 * 9 + 32 and p3 == 16 * 32 * 27 + 32
     assert m2 == 16 * 32 * 9 * 32 ** 2 and m3 == 16 * 32 * 27 * 32 ** 3
 

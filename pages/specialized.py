@@ -1,0 +1,260 @@
+"""Specialized CNNs (course section 8): convolution along time, causal and dilated stacks, and the
+transposed convolution that lets a fully convolutional network paint a mask."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+from plotly.subplots import make_subplots
+
+from core import temporal, ui
+from core.errors import CNNLabError
+from core.runs import Job
+
+INTRO = """
+Convolution is not only for photos. Slide a kernel along **time** and you get a 1D CNN for heartbeats,
+sensor traces or audio. Make it **causal** (look only at the past) and **dilated** (skip steps, doubling
+the gap layer by layer) and a few layers see hundreds of steps back: a temporal convolutional network
+(TCN). Run a convolution **backwards** (transposed) and a network can grow a small feature map back to
+a full-size mask, which is how fully convolutional networks segment images.
+"""
+SCHEDULES = ("doubling (1, 2, 4, ...)", "constant (1, 1, 1, ...)")
+PRESETS = list(temporal.KERNELS_1D) + ["custom"]
+
+
+def main() -> None:
+    ui.route_through_home()
+    st.title("Specialized CNNs")
+    st.markdown(INTRO)
+    signal_lab()
+    classifier_lab()
+    st.divider()
+    tcn_lab()
+    st.divider()
+    transposed_lab()
+    st.divider()
+    cost_table()
+    st.divider()
+    ui.quiz("temporal")
+
+
+@st.fragment
+def signal_lab() -> None:
+    st.subheader("A 1D kernel slides along a heartbeat")
+    c1, c2, c3 = st.columns(3)
+    kind = c1.selectbox("Signal", temporal.SIGNAL_CLASSES, key="sp_kind",
+                        index=temporal.SIGNAL_CLASSES.index(ui.query_choice("kind", temporal.SIGNAL_CLASSES, "normal")))
+    noise = c2.slider("Noise", 0.0, 0.5, ui.query_number("noise", 0.0, 0.5, 0.05), 0.01, key="sp_noise")
+    seed = c3.number_input("Seed", 0, 10_000, ui.query_number("sseed", 0, 10_000, 0), key="sp_seed")
+    k1, k2, k3, k4 = st.columns([2, 1, 1, 1])
+    preset = k1.selectbox("Kernel", PRESETS, key="sp_preset",
+                          index=PRESETS.index(ui.query_choice("kernel", PRESETS, PRESETS[0])))
+    stride = k2.slider("Stride", 1, 4, ui.query_number("stride", 1, 4, 1), key="sp_stride")
+    padding = k3.slider("Padding", 0, 8, ui.query_number("pad", 0, 8, 0), key="sp_pad")
+    dilation = k4.slider("Dilation", 1, 8, ui.query_number("dil", 1, 8, 1), key="sp_dil")
+    st.query_params.update(kind=kind, noise=f"{noise:g}", sseed=str(seed), kernel=preset, stride=str(stride),
+                           pad=str(padding), dil=str(dilation))
+    if preset == "custom":
+        text = st.text_input("Kernel values (comma-separated, up to 15)", "1, 0, -1", key="sp_custom")
+        try:
+            kernel = temporal.parse_kernel(text)
+        except CNNLabError as err:
+            st.error(str(err))
+            return
+    else:
+        kernel = temporal.KERNELS_1D[preset]
+    signal = temporal.ecg_like(kind, 256, np.random.default_rng(int(seed)), noise)
+    try:
+        out = temporal.conv1d(signal, kernel, stride, padding, dilation)
+    except CNNLabError as err:
+        st.error(str(err))
+        return
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, subplot_titles=("input signal", "kernel output"))
+    fig.add_trace(go.Scatter(y=signal, name="input", line=dict(color="#1f77b4")), 1, 1)
+    # Output step i starts at input position i * stride - padding: plot it there so the two line up.
+    fig.add_trace(go.Scatter(x=np.arange(len(out)) * stride - padding + dilation * (len(kernel) - 1) / 2, y=out,
+                             name="output", line=dict(color="#d62728")), 2, 1)
+    fig.update_layout(height=380, margin=dict(t=40, b=30, l=40, r=10), showlegend=False)
+    st.plotly_chart(fig, width="stretch", key="sp_signal_fig")
+    st.code(f"nn.Conv1d(in_channels=1, out_channels=1, kernel_size={len(kernel)}, stride={stride}, "
+            f"padding={padding}, dilation={dilation})  # input (1, 1, 256) -> output (1, 1, {len(out)})",
+            language="python")
+    st.latex(r"L_{out} = \left\lfloor \frac{L_{in} + 2p - d(k-1) - 1}{s} \right\rfloor + 1 = "
+             rf"\left\lfloor \frac{{256 + {2 * padding} - {dilation}\cdot{len(kernel) - 1} - 1}}{{{stride}}} "
+             rf"\right\rfloor + 1 = {len(out)}")
+
+
+def classifier_lab() -> None:
+    st.subheader("A 1D CNN tells the three rhythms apart")
+    st.markdown("Three 1D conv blocks with a global-average-pool head, trained here on 600 fresh synthetic "
+                "signals (8 epochs, Adam) with the Training Monitor's loop, and scored on 300 it never saw.")
+    n_col, b_col = st.columns([2, 1])
+    noise = n_col.slider("Noise in the training and test signals", 0.0, 0.4, 0.05, 0.05, key="sp_train_noise")
+    if b_col.button("Train the 1D CNN (a few seconds)", key="sp_train"):
+        job = st.session_state.get("sp_job")
+        if job is not None and job.alive:
+            job.stop()
+        st.session_state["sp_job"] = Job(lambda p, stop: temporal.train_signal_cnn(noise=noise, should_stop=stop),
+                                         ui.session_alive()).start()
+    job: Job | None = st.session_state.get("sp_job")
+    if job is None:
+        return
+    if job.alive:
+        st.fragment(run_every=1.0)(_wait_for_training)()
+        return
+    if job.error or job.result is None:
+        st.warning(job.error or "The training did not finish.")
+        return
+    result = job.result
+    a, b = st.columns(2)
+    a.metric("Held-out accuracy", f"{result.accuracy:.1%}", help=f"{len(result.test_y)} test signals")
+    fig = go.Figure(go.Bar(x=list(result.per_class), y=list(result.per_class.values()),
+                           text=[f"{v:.0%}" for v in result.per_class.values()]))
+    fig.update_layout(title="Accuracy per class", height=260, yaxis=dict(range=[0, 1.05], tickformat=".0%"),
+                      margin=dict(t=40, b=20, l=40, r=10))
+    b.plotly_chart(fig, width="stretch", key="sp_per_class")
+    i_col, c_col = a.columns(2)
+    i = i_col.number_input("Test signal", 0, len(result.test_y) - 1, 0, key="sp_cam_i")
+    true = int(result.test_y[int(i)])
+    target = c_col.selectbox("Explain class", range(len(temporal.SIGNAL_CLASSES)), index=true, key="sp_cam_cls",
+                             format_func=temporal.SIGNAL_CLASSES.__getitem__)
+    signal = result.test_x[int(i)]
+    cam = temporal.grad_cam_1d(result.model, signal, int(target))
+    fig = go.Figure([go.Scatter(y=signal[0].numpy(), mode="lines", line=dict(color="#444"), name="signal"),
+                     go.Scatter(y=signal[0].numpy(), mode="markers", name="Grad-CAM",
+                                marker=dict(color=cam, colorscale="Reds", size=5, cmin=0, cmax=1))])
+    fig.update_layout(title=f"1D Grad-CAM for '{temporal.SIGNAL_CLASSES[int(target)]}' (true: "
+                            f"{temporal.SIGNAL_CLASSES[true]}): red = where the evidence is",
+                      height=300, margin=dict(t=40, b=20, l=40, r=10), showlegend=False)
+    st.plotly_chart(fig, width="stretch", key="sp_cam")
+
+
+def _wait_for_training() -> None:
+    job: Job = st.session_state["sp_job"]
+    if not job.alive:
+        st.rerun()
+    st.progress(0.5, text="Training the 1D CNN...")
+
+
+@st.fragment
+def tcn_lab() -> None:
+    st.subheader("Causal, dilated convolutions: how far back can one output see?")
+    c1, c2, c3 = st.columns(3)
+    k = c1.slider("Kernel size", 2, 5, ui.query_number("tk", 2, 5, 2), key="tcn_k")
+    layers = c2.slider("Layers", 1, 6, ui.query_number("layers", 1, 6, 4), key="tcn_layers")
+    schedule = c3.selectbox("Dilations", SCHEDULES, key="tcn_sched",
+                            index=SCHEDULES.index(ui.query_choice("dil_sched", SCHEDULES, SCHEDULES[0])))
+    st.query_params.update(tk=str(k), layers=str(layers), dil_sched=schedule)
+    dilations = temporal.dilation_schedule(layers, schedule)
+    rf = temporal.receptive_field(k, dilations)
+    st.latex(rf"RF = 1 + (k-1)\sum_i d_i = 1 + {k - 1}\cdot({' + '.join(map(str, dilations))}) = {rf}")
+    length = rf + 8
+    t = length - 1
+    torch.manual_seed(0)
+    model = temporal.TCN(k, dilations, causal=True)
+    seen = temporal.empirical_receptive_field(model, length, t)
+    st.caption(f"Checked with autograd: the gradient of output step {t} is non-zero for exactly {len(seen)} input "
+               f"steps ({seen.min()} to {seen.max()}).")
+    tree = temporal.dependency_tree(k, dilations, t)
+    fig = go.Figure()
+    for level in range(1, len(tree)):
+        d = dilations[level - 1]
+        xs, ys = [], []
+        for s in tree[level]:
+            for j in range(k):
+                if s - j * d >= 0:
+                    xs += [s, s - j * d, None]
+                    ys += [level, level - 1, None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#c7c7c7", width=1), hoverinfo="skip",
+                                 showlegend=False))
+    for level, steps in enumerate(tree):
+        fig.add_trace(go.Scatter(x=steps, y=[level] * len(steps), mode="markers", showlegend=False,
+                                 marker=dict(size=6 if len(steps) < 80 else 3, color="#d62728" if level else "#1f77b4"),
+                                 name="input" if level == 0 else f"layer {level} (dilation {dilations[level - 1]})"))
+    fig.update_layout(height=320, margin=dict(t=30, b=30, l=40, r=10), title=f"What output step {t} depends on",
+                      xaxis=dict(title="time step"), yaxis=dict(title="layer", tickvals=list(range(len(tree))),
+                                                                ticktext=["input"] + [f"d={d}" for d in dilations]))
+    st.plotly_chart(fig, width="stretch", key="tcn_tree")
+    st.markdown("**Causality, tested live:** change every input *after* step t and watch which outputs move.")
+    cut = st.slider("t", 5, 60, ui.query_number("t", 5, 60, 30), key="tcn_t")
+    st.query_params["t"] = str(cut)
+    signal = np.sin(np.arange(80) / 5).astype(np.float32)
+    torch.manual_seed(0)
+    causal = temporal.perturbation_effect(temporal.TCN(k, dilations, causal=True), signal, cut)
+    torch.manual_seed(0)
+    centred = temporal.perturbation_effect(temporal.TCN(k, dilations, causal=False), signal, cut)
+    fig = go.Figure([go.Bar(y=causal, name="causal (left padding only)"),
+                     go.Bar(y=centred, name="centred (padding on both sides)", opacity=0.6)])
+    fig.add_vline(x=cut + 0.5, line=dict(dash="dot", color="grey"), annotation_text=f"inputs changed after {cut}")
+    fig.update_layout(height=300, barmode="overlay", margin=dict(t=30, b=30, l=40, r=10),
+                      xaxis_title="output step", yaxis_title="|change in output|")
+    st.plotly_chart(fig, width="stretch", key="tcn_causal")
+    leaked = int((centred[:cut + 1] > 0).sum())
+    st.caption(f"Causal stack: {int((causal[:cut + 1] > 0).sum())} outputs up to step {cut} changed (it cannot see "
+               f"the future). Centred stack: {leaked} of them changed: it peeks ahead, fine for a finished recording, "
+               "useless for forecasting.")
+
+
+@st.fragment
+def transposed_lab() -> None:
+    st.subheader("Transposed convolution: growing a feature map back to full size")
+    cols = st.columns(5)
+    size = cols[0].slider("Input size", 1, 8, ui.query_number("tin", 1, 8, 4), key="tc_in")
+    kernel = cols[1].slider("Kernel", 1, 5, ui.query_number("tker", 1, 5, 3), key="tc_kernel")
+    stride = cols[2].slider("Stride", 1, 4, ui.query_number("tstride", 1, 4, 2), key="tc_stride")
+    padding = cols[3].slider("Padding", 0, 3, ui.query_number("tpad", 0, 3, 0), key="tc_padding")
+    out_pad = cols[4].slider("output_padding", 0, 3, ui.query_number("topad", 0, 3, 0), key="tc_opad")
+    st.query_params.update(tin=str(size), tker=str(kernel), tstride=str(stride), tpad=str(padding), topad=str(out_pad))
+    spec = temporal.Transposed(size, kernel, stride, padding, out_pad)
+    try:
+        spec.validate()
+    except CNNLabError as err:
+        st.error(str(err))
+        return
+    n = spec.output_size()
+    st.latex(rf"H_{{out}} = (H_{{in}}-1)\,s - 2p + (k-1) + p_{{out}} + 1 = ({size}-1)\cdot{stride} - {2 * padding} "
+             rf"+ {kernel - 1} + {out_pad} + 1 = {n}")
+    st.code(f"nn.ConvTranspose2d(1, 1, kernel_size={kernel}, stride={stride}, padding={padding}, "
+            f"output_padding={out_pad})  # (1, 1, {size}, {size}) -> (1, 1, {n}, {n})", language="python")
+    i_col, j_col = st.columns(2)
+    i = i_col.slider("Input pixel row", 0, size - 1, 0, key="tc_i")
+    j = j_col.slider("Input pixel column", 0, size - 1, 0, key="tc_j")
+    landing = spec.landing()
+    footprint = spec.footprint(i, j)
+    a, b = st.columns(2)
+    fig = go.Figure(go.Heatmap(z=landing, text=landing.astype(int), texttemplate="%{text}", colorscale="Blues",
+                               showscale=False))
+    fig.update_layout(title="Kernel copies overlapping each output pixel", height=360, yaxis=dict(autorange="reversed"),
+                      margin=dict(t=40, b=20, l=20, r=10))
+    a.plotly_chart(fig, width="stretch", key="tc_landing")
+    fig = go.Figure(go.Heatmap(z=footprint.astype(int), colorscale=[[0, "#f0f0f0"], [1, "#d62728"]], showscale=False))
+    fig.update_layout(title=f"Where input pixel ({i}, {j}) lands", height=360, yaxis=dict(autorange="reversed"),
+                      margin=dict(t=40, b=20, l=20, r=10))
+    b.plotly_chart(fig, width="stretch", key="tc_footprint")
+    if kernel % stride and kernel > 1 and stride > 1:
+        st.caption("The kernel size is not a multiple of the stride, so some output pixels get more kernel copies "
+                   "than their neighbours: the source of the checkerboard artefacts in upsampled images. A kernel "
+                   "divisible by the stride (or upsampling followed by a normal convolution) avoids them.")
+
+
+def cost_table() -> None:
+    st.subheader("One layer in 1D, 2D and 3D: why 3D CNNs are costly")
+    c1, c2, c3, c4 = st.columns(4)
+    c_in = c1.select_slider("Input channels", [1, 4, 16, 32, 64], 16, key="cost_in")
+    c_out = c2.select_slider("Output channels", [8, 16, 32, 64, 128], 32, key="cost_out")
+    kernel = c3.select_slider("Kernel", [1, 3, 5, 7], 3, key="cost_k")
+    side = c4.select_slider("Input side", [16, 32, 64, 128], 32, key="cost_side")
+    rows = []
+    for dims, name in ((1, "Conv1d"), (2, "Conv2d"), (3, "Conv3d")):
+        params, macs = temporal.conv_cost(dims, c_in, c_out, side, kernel)
+        rows.append({"layer": f"{name}, {'x'.join([str(kernel)] * dims)} kernel on {'x'.join([str(side)] * dims)}",
+                     "parameters": params, "MACs": macs})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"MACs": st.column_config.NumberColumn(format="%,d")})
+    st.caption(f"Each extra dimension multiplies the weights by the kernel size ({kernel}x) and the work by kernel "
+               f"size x input side ({kernel * side}x here). Counted by torch's FlopCounterMode on the meta device.")
+
+
+main()

@@ -1,0 +1,77 @@
+"""Specialized CNNs page through AppTest: 1D kernels, the TCN receptive field and causality, transposed convs."""
+from functools import partial
+
+import pytest
+
+from tests.pages import apptest
+from tests.pages.apptest import texts
+
+PAGE = "pages/specialized.py"
+open_page = partial(apptest.open_page, PAGE)
+
+
+def test_default_view_renders_every_lab():
+    at = open_page()
+    assert not at.exception and not at.error and not at.warning
+    latex = texts(at.latex)
+    assert any("= 252" in x for x in latex)  # 256 samples, 5-tap moving average
+    assert any(r"= 1 + 1\cdot(1 + 2 + 4 + 8) = 16" in x for x in latex)
+    assert any("= 9" in x for x in latex)  # transposed: (4-1)*2 + 2 + 1
+    assert any("exactly 16 input steps" in c for c in texts(at.caption))
+    assert any("Causal stack: 0 outputs up to step 30 changed" in c for c in texts(at.caption))
+    assert "Section 8 · Specialized CNNs: signals, time and dense prediction" in texts(at.subheader)
+
+
+def test_receptive_field_follows_the_sliders():
+    at = open_page()
+    at.slider(key="tcn_k").set_value(3).run()
+    at.selectbox(key="tcn_sched").set_value("constant (1, 1, 1, ...)").run()
+    assert not at.exception
+    assert any(r"= 1 + 2\cdot(1 + 1 + 1 + 1) = 9" in x for x in texts(at.latex))
+    assert at.query_params["tk"] == "3"
+
+
+def test_custom_kernel_and_bad_kernel():
+    at = open_page(kernel="custom")
+    at.text_input(key="sp_custom").input("1, -2, 1").run()
+    assert not at.exception and not at.error
+    assert any("kernel_size=3" in c for c in texts(at.code))
+    at.text_input(key="sp_custom").input("1, x, 1").run()
+    assert not at.exception and any("numbers separated by commas" in e for e in texts(at.error))
+
+
+def test_transposed_settings_torch_refuses_show_a_message():
+    at = open_page(tstride="1", topad="2")
+    assert not at.exception
+    assert any("output_padding must be smaller than the stride" in e for e in texts(at.error))
+
+
+def test_checkerboard_note_appears_only_when_kernel_is_not_a_multiple_of_stride():
+    at = open_page(tker="3", tstride="2")
+    assert any("checkerboard" in c for c in texts(at.caption))
+    at = open_page(tker="4", tstride="2", tpad="1")
+    assert not any("checkerboard" in c for c in texts(at.caption))
+
+
+@pytest.mark.parametrize("query,message", [
+    ({"kind": "arrhythmia"}, "`kind=arrhythmia` is not recognised"),
+    ({"layers": "40"}, "`layers` must be a whole number from 1 to 6"),
+    ({"tin": "-3"}, "`tin` must be a whole number from 1 to 8"),
+    ({"noise": "loud"}, "`noise` must be a number from 0 to 0.5"),
+])
+def test_bad_links_warn_and_fall_back(query, message):
+    at = open_page(**query)
+    assert not at.exception and not at.error
+    assert any(message in w for w in texts(at.warning))
+
+
+def test_the_1d_cnn_trains_and_explains():
+    at = open_page()
+    at.button(key="sp_train").click().run()
+    assert at.session_state["sp_job"].join(timeout=120)
+    at.run()
+    assert not at.exception and not at.error
+    metric = next(m for m in at.metric if m.label == "Held-out accuracy")
+    assert float(metric.value.rstrip("%")) >= 90
+    at.selectbox(key="sp_cam_cls").set_value(2).run()
+    assert not at.exception
