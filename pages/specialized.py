@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from core import temporal, ui
+from core import data, segmentation, temporal, ui
 from core.errors import CNNLabError
 from core.runs import Job
 
@@ -33,6 +33,7 @@ def main() -> None:
     st.divider()
     tcn_lab()
     st.divider()
+    segmentation_lab()
     transposed_lab()
     st.divider()
     cost_table()
@@ -96,13 +97,16 @@ def classifier_lab() -> None:
         job = st.session_state.get("sp_job")
         if job is not None and job.alive:
             job.stop()
-        st.session_state["sp_job"] = Job(lambda p, stop: temporal.train_signal_cnn(noise=noise, should_stop=stop),
-                                         ui.session_alive()).start()
+        def work(progress, stop):
+            progress(0.0, "Training the 1D CNN on 600 signals...")
+            return temporal.train_signal_cnn(noise=noise, should_stop=stop)
+
+        st.session_state["sp_job"] = Job(work, ui.session_alive()).start()
     job: Job | None = st.session_state.get("sp_job")
     if job is None:
         return
     if job.alive:
-        st.fragment(run_every=1.0)(_wait_for_training)()
+        st.fragment(run_every=1.0)(_job_progress)("sp_job")
         return
     if job.error or job.result is None:
         st.warning(job.error or "The training did not finish.")
@@ -129,13 +133,6 @@ def classifier_lab() -> None:
                             f"{temporal.SIGNAL_CLASSES[true]}): red = where the evidence is",
                       height=300, margin=dict(t=40, b=20, l=40, r=10), showlegend=False)
     st.plotly_chart(fig, width="stretch", key="sp_cam")
-
-
-def _wait_for_training() -> None:
-    job: Job = st.session_state["sp_job"]
-    if not job.alive:
-        st.rerun()
-    st.progress(0.5, text="Training the 1D CNN...")
 
 
 @st.fragment
@@ -195,6 +192,64 @@ def tcn_lab() -> None:
     st.caption(f"Causal stack: {int((causal[:cut + 1] > 0).sum())} outputs up to step {cut} changed (it cannot see "
                f"the future). Centred stack: {leaked} of them changed: it peeks ahead, fine for a finished recording, "
                "useless for forecasting.")
+
+
+def segmentation_lab() -> None:
+    st.subheader("Segmentation: a fully convolutional network labels every pixel")
+    st.markdown("An encoder (three conv + max-pool levels, 64 -> 8 px) squeezes the image; a decoder of 2x2 "
+                "stride-2 **transposed convolutions** grows it back to 64 px, and a 1x1 conv scores each pixel. "
+                "U-Net **skip connections** hand the encoder's sharp maps to the decoder at each size. Train it "
+                "both ways on 1,000 synthetic shapes (6 epochs each) and compare on 200 held-out ones.")
+    t_col, b_col = st.columns([2, 1])
+    task = t_col.selectbox("Task", list(segmentation.TASKS), key="seg_task")
+    if b_col.button("Train with and without skips (about a minute)", key="seg_train"):
+        job = st.session_state.get("seg_job")
+        if job is not None and job.alive:
+            job.stop()
+        st.session_state["seg_job"] = Job(lambda p, stop: segmentation.compare_skips(task, p, stop, n_train=1000,
+                                                                                     epochs=6),
+                                          ui.session_alive()).start()
+    job: Job | None = st.session_state.get("seg_job")
+    if job is None:
+        return
+    if job.alive:
+        st.fragment(run_every=1.0)(_job_progress)("seg_job")
+        return
+    if job.error or not job.result:
+        st.warning(job.error or "The training did not finish.")
+        return
+    results = job.result
+    first = next(iter(results.values()))
+    classes = segmentation.TASKS[first.task]
+    st.dataframe(pd.DataFrame([{"decoder": "with skips" if skips else "without skips",
+                                "mean IoU": r.mean_iou, **{f"IoU {c}": v for c, v in zip(classes, r.iou)},
+                                "train seconds": r.seconds} for skips, r in results.items()]),
+                 hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
+                                ["mean IoU", "train seconds"] + [f"IoU {c}" for c in classes]})
+    test = first.test
+    picks = list(range(4))
+    truth = segmentation.label_maps(test, first.task)
+    rows = [("input", [test.images[i] for i in picks]), ("true mask", [segmentation.mask_rgb(truth[i]) for i in picks])]
+    for skips, r in results.items():
+        pred = segmentation.predict(r.model, test.images[picks])
+        rows.append((f"predicted, {'with' if skips else 'without'} skips", [segmentation.mask_rgb(p) for p in pred]))
+    for name, images in rows:
+        st.image(images, width=110, caption=[name] * len(images))
+    st.markdown("**No dense layer, so no fixed input size:** the same trained network on a 128 x 192 scene "
+                "gives a 128 x 192 mask.")
+    scene = data.shapes_scene(size=128, seed=int(st.number_input("Scene seed", 0, 10_000, 0, key="seg_scene")))
+    big = segmentation.predict(results[next(iter(results))].model, scene[None])[0]
+    a, b = st.columns(2)
+    a.image(scene, caption=f"input {scene.shape[0]} x {scene.shape[1]}", width="stretch")
+    b.image(segmentation.mask_rgb(big), caption=f"predicted mask {big.shape[0]} x {big.shape[1]}", width="stretch")
+
+
+def _job_progress(name: str) -> None:
+    job: Job = st.session_state[name]
+    if not job.alive:
+        st.rerun()
+    st.progress(job.fraction, text=job.text)
 
 
 @st.fragment

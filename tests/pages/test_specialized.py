@@ -75,3 +75,15 @@ def test_the_1d_cnn_trains_and_explains():
     assert float(metric.value.rstrip("%")) >= 90
     at.selectbox(key="sp_cam_cls").set_value(2).run()
     assert not at.exception
+
+
+@pytest.mark.slow
+def test_segmentation_trains_with_and_without_skips():
+    at = open_page()
+    at.button(key="seg_train").click().run()
+    assert at.session_state["seg_job"].join(timeout=300)
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["decoder"]) == ["with skips", "without skips"] and (table["mean IoU"] > 0.85).all()
+    assert any(c == "predicted mask 128 x 192" for img in at.image for c in img.captions)
