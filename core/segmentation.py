@@ -97,8 +97,9 @@ class SegResult:
         return float(np.nanmean(self.iou))
 
 
-def train_fcn(*, task: str = "object vs background", skips: bool = True, n_train: int = 1200, n_test: int = 200, epochs: int = 8, lr: float = 1e-2,
-              batch_size: int = 32, seed: int = 0, should_stop=lambda: False, progress=lambda f, t: None) -> SegResult:
+def train_fcn(*, task: str = "object vs background", skips: bool = True, n_train: int = 1000, n_test: int = 200,
+              epochs: int = 6, lr: float = 1e-2, batch_size: int = 32, seed: int = 0, should_stop=lambda: False,
+              progress=lambda f, t: None) -> SegResult:
     """Train TinyFCN on synthetic shapes with per-pixel cross-entropy (Adam, one-cycle, flips);
     score per-class IoU on held-out shapes from a disjoint seed."""
     train = make_shapes(n_train, seed=seed + 500)

@@ -87,3 +87,44 @@ def test_segmentation_trains_with_and_without_skips():
     table = at.dataframe[0].value
     assert list(table["decoder"]) == ["with skips", "without skips"] and (table["mean IoU"] > 0.85).all()
     assert any(c == "predicted mask 128 x 192" for img in at.image for c in img.captions)
+
+
+def test_forecast_beats_the_seasonal_naive_baseline():
+    at = open_page()
+    at.button(key="fc_run").click().run()
+    assert not at.exception and not at.error
+    tcn = next(m for m in at.metric if m.label == "TCN MAE on the hold-out")
+    naive = next(m for m in at.metric if m.label == "Seasonal naive MAE")
+    assert float(tcn.value) < float(naive.value)
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "is empty"),
+    (b"a,b\nx,y\n", "no column of numbers"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(300), "could not be read as CSV|no column of numbers"),
+])
+def test_bad_csv_upload_shows_an_error(data, message):
+    import re
+
+    at = open_page()
+    at.radio(key="fc_source").set_value("Upload a CSV column").run()
+    at.file_uploader(key="fc_upload").upload("series.csv", data, "text/csv")
+    at.run()
+    assert not at.exception and any(re.search(message, e) for e in texts(at.error))
+
+
+def test_csv_upload_forecasts():
+    import numpy as np
+
+    from core.forecast import seasonal_series
+
+    csv = "value\n" + "\n".join(f"{v:.4f}" for v in seasonal_series(length=200, period=12, seed=2))
+    at = open_page()
+    at.radio(key="fc_source").set_value("Upload a CSV column").run()
+    at.file_uploader(key="fc_upload").upload("series.csv", csv.encode(), "text/csv")
+    at.run()
+    at.number_input(key="fc_period").set_value(12).run()
+    at.button(key="fc_run").click().run()
+    assert not at.exception and not at.error
+    assert any("Using column 'value' (200 rows)." in c for c in texts(at.caption))
+    assert np.isfinite(float(next(m for m in at.metric if m.label == "TCN MAE on the hold-out").value))

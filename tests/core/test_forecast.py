@@ -1,0 +1,42 @@
+"""The TCN forecaster against the seasonal naive baseline, and CSV series uploads."""
+import numpy as np
+import pytest
+
+from core import forecast
+from core.errors import CNNLabError
+
+
+def test_tcn_beats_seasonal_naive_when_there_is_a_trend():
+    """Seeded: 360 steps, period 24, trend 0.02, noise 0.15; 300 Adam steps. MAE 0.26 vs 0.51."""
+    result = forecast.forecast(forecast.seasonal_series(), 24)
+    assert result.split == 288 and len(result.tcn) == len(result.naive) == 72
+    assert result.mae_tcn < 0.8 * result.mae_naive and result.receptive_field == 63
+
+
+def test_seasonal_naive_is_exactly_one_period_back():
+    s = forecast.seasonal_series(length=100, period=10, noise=0.0, trend=0.0)
+    result = forecast.forecast(s, 10, steps=1)
+    assert np.allclose(result.naive, s[80 - 10:100 - 10]) and result.mae_naive < 1e-5  # a pure cycle
+
+
+def test_too_short_a_series_is_refused():
+    with pytest.raises(CNNLabError, match="too short"):
+        forecast.forecast(np.zeros(30, np.float32), 24)
+
+
+def test_csv_first_numeric_column_with_header_and_gaps():
+    data = b"date,load,comment\n" + b"".join(
+        f"2024-01-{i % 28 + 1:02d},{'' if i == 5 else i * 0.5},x\n".encode() for i in range(80))
+    values, note = forecast.read_csv_series(data, "load.csv")
+    assert len(values) == 80 and values[5] == pytest.approx(2.5) and "'load'" in note and "1 missing" in note
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "is empty"),
+    (b"a,b\nx,y\nz,w\n", "no column of numbers"),
+    (b"v\n" + b"1\n" * 10, "at least 60"),
+    (bytes(range(256)) * 4, "no column of numbers|could not be read"),
+])
+def test_bad_csv_is_refused_with_a_message(data, message):
+    with pytest.raises(CNNLabError, match=message):
+        forecast.read_csv_series(data, "x.csv")
