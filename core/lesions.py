@@ -156,6 +156,8 @@ def fit_lesion_net(model: Lesion3DNet, samples: list[Sample], *, epochs: int, lr
                    seed: int, on_epoch=None) -> list[float]:
     """Adam + one-cycle on lesion_loss, random left-right flips (the brain is roughly symmetric),
     deterministic for a seed. Returns the mean training loss per epoch."""
+    from core.training import optimizer_step
+
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     x = as_batch([s.volume for s in samples])
@@ -175,12 +177,7 @@ def fit_lesion_net(model: Lesion3DNet, samples: list[Sample], *, epochs: int, lr
             flips = (torch.rand(len(idx), generator=gen) < 0.5).view(-1, 1, 1, 1)
             xb = torch.where(flips.view(-1, 1, 1, 1, 1), xb.flip(2), xb)  # axis 0 of RAS = left-right
             mb = torch.where(flips, mb.flip(1), mb)
-            loss = lesion_loss(model, xb, y[idx], mb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
+            total += optimizer_step(opt, sched, lesion_loss(model, xb, y[idx], mb)) * len(idx)
         losses.append(total / len(x))
         if on_epoch:
             on_epoch(epoch, losses[-1])

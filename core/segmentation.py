@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data import SHAPE_CLASSES, ImageDataset, make_shapes
+from core.training import optimizer_step
 
 TASKS = {
     "object vs background": ("background", "shape"),
@@ -125,12 +126,7 @@ def train_fcn(*, task: str = "object vs background", skips: bool = True, n_train
             flip = torch.rand(len(idx), generator=gen) < 0.5
             xb = torch.where(flip.view(-1, 1, 1, 1), xb.flip(3), xb)
             yb = torch.where(flip.view(-1, 1, 1), yb.flip(2), yb)
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
+            total += optimizer_step(opt, sched, F.cross_entropy(model(xb), yb)) * len(idx)
         losses.append(total / len(x))
         progress((epoch + 1) / epochs, f"epoch {epoch + 1} of {epochs}: loss {losses[-1]:.3f}")
         if should_stop():

@@ -48,6 +48,16 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / max(1, len(x))
 
 
+def optimizer_step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor) -> float:
+    """One update: clear the gradients, backpropagate, step the optimizer and the per-batch scheduler.
+    Returns the loss as a float."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach())
+
+
 def fit(
     model: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -79,12 +89,7 @@ def fit(
             if flip:
                 flips = torch.rand(len(xb), generator=gen) < 0.5
                 xb = torch.where(flips.view(-1, 1, 1, 1), xb.flip(3), xb)
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
+            total += optimizer_step(opt, sched, loss_fn(model(xb), yb)) * len(idx)
         hist.train_loss.append(total / len(x))
         hist.val_acc.append(accuracy(model, *val))
         if on_epoch:

@@ -190,6 +190,43 @@ def session_trained_models() -> dict[str, LoadedModel]:
     return out
 
 
+def start_job(name: str, work: Callable) -> None:
+    """Run work(progress, should_stop) on a background thread (core.runs.Job), replacing this
+    session's previous job of that name; it stops by itself when the browser tab closes."""
+    from core.runs import Job
+
+    old = st.session_state.get(name)
+    if old is not None and old.alive:
+        old.stop()
+    st.session_state[name] = Job(work, session_alive()).start()
+
+
+def job_result(name: str):
+    """The finished job's result. While it runs: a self-refreshing progress bar with a Stop button,
+    and None (the page redraws by itself when the job ends). A failed job shows why."""
+    job = st.session_state.get(name)
+    if job is None:
+        return None
+    if job.alive:
+        st.fragment(run_every=1.0)(_job_progress)(name)
+        return None
+    if job.error or job.result is None:
+        st.warning(job.error or "The job was stopped before it finished.")
+        return None
+    return job.result
+
+
+def _job_progress(name: str) -> None:
+    job = st.session_state[name]
+    if not job.alive:
+        st.rerun()  # finished: redraw the whole page with the result
+    st.progress(job.fraction, text=job.text)
+    if st.button("Stop", key=f"{name}_stop"):
+        job.stop()
+        job.join(timeout=10)
+        st.rerun()
+
+
 def quiz(section: str) -> None:
     """Render a quiz bank: one form per question, checked answers with explanations, session score."""
     try:

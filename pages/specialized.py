@@ -11,7 +11,6 @@ from plotly.subplots import make_subplots
 
 from core import data, forecast, segmentation, temporal, ui
 from core.errors import CNNLabError
-from core.runs import Job
 
 INTRO = """
 Convolution is not only for photos. Slide a kernel along **time** and you get a 1D CNN for heartbeats,
@@ -95,24 +94,13 @@ def classifier_lab() -> None:
     n_col, b_col = st.columns([2, 1])
     noise = n_col.slider("Noise in the training and test signals", 0.0, 0.4, 0.05, 0.05, key="sp_train_noise")
     if b_col.button("Train the 1D CNN (a few seconds)", key="sp_train"):
-        job = st.session_state.get("sp_job")
-        if job is not None and job.alive:
-            job.stop()
         def work(progress, stop):
             progress(0.0, "Training the 1D CNN on 600 signals...")
             return temporal.train_signal_cnn(noise=noise, should_stop=stop)
-
-        st.session_state["sp_job"] = Job(work, ui.session_alive()).start()
-    job: Job | None = st.session_state.get("sp_job")
-    if job is None:
+        ui.start_job("sp_job", work)
+    result = ui.job_result("sp_job")
+    if result is None:
         return
-    if job.alive:
-        st.fragment(run_every=1.0)(_job_progress)("sp_job")
-        return
-    if job.error or job.result is None:
-        st.warning(job.error or "The training did not finish.")
-        return
-    result = job.result
     a, b = st.columns(2)
     a.metric("Held-out accuracy", f"{result.accuracy:.1%}", help=f"{len(result.test_y)} test signals")
     fig = go.Figure(go.Bar(x=list(result.per_class), y=list(result.per_class.values()),
@@ -257,22 +245,10 @@ def segmentation_lab() -> None:
     t_col, b_col = st.columns([2, 1])
     task = t_col.selectbox("Task", list(segmentation.TASKS), key="seg_task")
     if b_col.button("Train with and without skips (about a minute)", key="seg_train"):
-        job = st.session_state.get("seg_job")
-        if job is not None and job.alive:
-            job.stop()
-        st.session_state["seg_job"] = Job(lambda p, stop: segmentation.compare_skips(task, p, stop, n_train=1000,
-                                                                                     epochs=6),
-                                          ui.session_alive()).start()
-    job: Job | None = st.session_state.get("seg_job")
-    if job is None:
+        ui.start_job("seg_job", lambda p, stop: segmentation.compare_skips(task, p, stop, n_train=1000, epochs=6))
+    results = ui.job_result("seg_job")
+    if not results:
         return
-    if job.alive:
-        st.fragment(run_every=1.0)(_job_progress)("seg_job")
-        return
-    if job.error or not job.result:
-        st.warning(job.error or "The training did not finish.")
-        return
-    results = job.result
     first = next(iter(results.values()))
     classes = segmentation.TASKS[first.task]
     st.dataframe(pd.DataFrame([{"decoder": "with skips" if skips else "without skips",
@@ -297,13 +273,6 @@ def segmentation_lab() -> None:
     a, b = st.columns(2)
     a.image(scene, caption=f"input {scene.shape[0]} x {scene.shape[1]}", width="stretch")
     b.image(segmentation.mask_rgb(big), caption=f"predicted mask {big.shape[0]} x {big.shape[1]}", width="stretch")
-
-
-def _job_progress(name: str) -> None:
-    job: Job = st.session_state[name]
-    if not job.alive:
-        st.rerun()
-    st.progress(job.fraction, text=job.text)
 
 
 @st.fragment

@@ -10,7 +10,6 @@ from core.errors import CNNLabError
 from core.features import strongest_channels
 from core.imagefolder import ACCEPTED_ZIP, MAX_ZIP_BYTES
 from core.models import REGISTRY
-from core.runs import Job
 from core.viz import channel_grid
 
 INTRO = """
@@ -178,51 +177,20 @@ def settings(backbone: transfer.Backbone):
 
 
 # ---------------------------------------------------------------- runs
-def _job_panel(name: str) -> Job | None:
-    """Progress of a background job while it runs (refreshing itself); the job when it has finished."""
-    job: Job | None = st.session_state.get(name)
-    if job is None:
-        return None
-    if job.alive:
-        st.fragment(run_every=1.0)(_job_progress)(name)
-        return None
-    if job.error:
-        st.warning(job.error)
-    return job
-
-
-def _job_progress(name: str) -> None:
-    job: Job = st.session_state[name]
-    if not job.alive:
-        st.rerun()  # finished: redraw the page with the results
-    st.progress(job.fraction, text=job.text)
-    if st.button("Stop", key=f"{name}_stop"):
-        job.stop()
-        job.join(timeout=10)
-        st.rerun()
-
-
-def _start(name: str, work) -> None:
-    old = st.session_state.get(name)
-    if old is not None and old.alive:
-        old.stop()
-    st.session_state[name] = Job(work, ui.session_alive()).start()
-
-
 def strategies_panel(backbone, task, head, budget, per_class) -> None:
     st.subheader("Feature extractor vs fine-tuning vs from scratch")
     one, curve = st.columns(2)
     if one.button(f"Compare the three at {per_class} per class", type="primary", key="tl_run"):
-        _start("tl_job", lambda p, s: ("one", backbone, task, head, transfer.compare(
+        ui.start_job("tl_job", lambda p, s: ("one", backbone, task, head, transfer.compare(
             backbone, task, (per_class,), head, budget, p, s)))
     if curve.button(f"Few-shot curve: {', '.join(map(str, transfer.SHOTS))} per class", key="tl_curve"):
-        _start("tl_job", lambda p, s: ("curve", backbone, task, head, transfer.compare(
+        ui.start_job("tl_job", lambda p, s: ("curve", backbone, task, head, transfer.compare(
             backbone, task, transfer.SHOTS, head, budget, p, s)))
-    job = _job_panel("tl_job")
-    if job is None or job.result is None:
+    result = ui.job_result("tl_job")
+    if result is None:
         st.caption("Each run trains for the same number of optimizer steps and is scored on the same test images.")
         return
-    kind, j_backbone, j_task, j_head, results = job.result
+    kind, j_backbone, j_task, j_head, results = result
     if not results:
         return
     if j_backbone.key != backbone.key or j_task.name != task.name:
@@ -306,12 +274,12 @@ def suggest_panel(task, pool) -> None:
         skipped = [k for k in candidates if k not in {b.key for b in chosen}]
         if skipped:
             st.caption("Skipped (no trained weights here): " + ", ".join(skipped) + ".")
-        _start("tl_probe_job", lambda p, s: (task.name, len(task.class_names),
+        ui.start_job("tl_probe_job", lambda p, s: (task.name, len(task.class_names),
                                               transfer.probe_all(chosen, pool, p, s)))
-    job = _job_panel("tl_probe_job")
-    if job is None or job.result is None:
+    result = ui.job_result("tl_probe_job")
+    if result is None:
         return
-    name, n_classes, probes = job.result
+    name, n_classes, probes = result
     if not probes:
         return
     st.dataframe(pd.DataFrame([{"backbone": p.label, "probe accuracy": p.accuracy, "seconds": p.seconds,
