@@ -12,8 +12,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import (activations, blocks, data, explain, features, imagefolder, images, models, profile, quiz, training,
-                  transfer, volumes)
+from core import (activations, blocks, csvdata, data, explain, features, imagefolder, images, models, profile, quiz,
+                  training, transfer, volumes)
 
 
 def _available_cores() -> int:
@@ -166,3 +166,9 @@ def transfer_data(target: str) -> tuple[data.ImageDataset, data.ImageDataset]:
 def transfer_task(backbone_key: str, target_key: str, _backbone: transfer.Backbone, _pool: data.ImageDataset,
                   _test: data.ImageDataset, name: str) -> transfer.Task:
     return transfer.make_task(_pool, _test, _backbone, name)
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the signals...")
+def signals_csv(payload: bytes, name: str):
+    """An uploaded signals CSV, parsed once per content (see core.csvdata.read_signals_csv)."""
+    return csvdata.read_signals_csv(payload, name)

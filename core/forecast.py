@@ -1,7 +1,6 @@
 """Forecasting with a small causal TCN against the seasonal naive baseline (course section 8)."""
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,11 +9,6 @@ import torch
 from core.errors import CNNLabError
 from core.temporal import TCN, receptive_field
 
-MAX_CSV_BYTES = 5 * 2**20
-MAX_ROWS = 100_000
-MIN_LENGTH = 60
-ACCEPTED_CSV = (f"Accepted: a .csv up to {MAX_CSV_BYTES // 2**20} MB whose columns are numbers (a header row is "
-                f"fine), at least {MIN_LENGTH} and at most {MAX_ROWS:,} rows; the first numeric column is used.")
 
 
 def seasonal_series(length: int = 360, period: int = 24, trend: float = 0.02, noise: float = 0.15,
@@ -24,41 +18,6 @@ def seasonal_series(length: int = 360, period: int = 24, trend: float = 0.02, no
     t = np.arange(length)
     season = np.sin(2 * np.pi * t / period) + 0.4 * np.sin(4 * np.pi * t / period + 1.0)
     return (trend * t + season + rng.normal(0, noise, length)).astype(np.float32)
-
-
-def read_csv_series(data: bytes, name: str = "upload.csv") -> tuple[np.ndarray, str]:
-    """The first numeric column of an uploaded CSV, as float32; and a note on what was read."""
-    import pandas as pd
-
-    if not data:
-        raise CNNLabError(f"**{name}** is empty. {ACCEPTED_CSV}")
-    if len(data) > MAX_CSV_BYTES:
-        raise CNNLabError(f"**{name}** is {len(data) / 2**20:.1f} MB, over the limit. {ACCEPTED_CSV}")
-    frame, columns = None, []
-    for options in ({}, {"sep": None, "engine": "python"}):  # commas first, then let pandas sniff ; or tabs
-        try:
-            frame = pd.read_csv(io.BytesIO(data), nrows=MAX_ROWS + 1, **options)
-        except Exception:  # pandas raises many parser error types on binary or ragged input
-            continue
-        numeric = frame.apply(pd.to_numeric, errors="coerce")
-        columns = [c for c in numeric.columns if numeric[c].notna().mean() >= 0.9]
-        if columns:
-            break
-    if frame is None:
-        raise CNNLabError(f"**{name}** could not be read as CSV. {ACCEPTED_CSV}")
-    if not columns:
-        raise CNNLabError(f"**{name}** has no column of numbers. {ACCEPTED_CSV}")
-    if len(frame) > MAX_ROWS:
-        raise CNNLabError(f"**{name}** has more than {MAX_ROWS:,} rows. {ACCEPTED_CSV}")
-    column = numeric[columns[0]]
-    missing = int(column.isna().sum())
-    values = column.interpolate(limit_direction="both").to_numpy(np.float64)
-    if len(values) < MIN_LENGTH or not np.isfinite(values).all():
-        raise CNNLabError(f"Column {columns[0]!r} has {len(values)} usable rows; at least {MIN_LENGTH} finite "
-                          f"numbers are needed. {ACCEPTED_CSV}")
-    note = f"Using column {columns[0]!r} ({len(values)} rows)" + (
-        f"; {missing} missing values were filled by interpolation." if missing else ".")
-    return values.astype(np.float32), note
 
 
 @dataclass

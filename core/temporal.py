@@ -11,7 +11,11 @@ from torch import nn
 
 from core.errors import CNNLabError
 
-SIGNAL_CLASSES = ("normal", "premature beat", "flutter")
+FAMILIES = {
+    "heartbeat (ECG-like)": ("normal", "premature beat", "flutter"),
+    "motion sensor (accelerometer-like)": ("still", "walking", "running"),
+}
+SIGNAL_CLASSES = FAMILIES["heartbeat (ECG-like)"]
 
 
 # ---------------------------------------------------------------- synthetic signals
@@ -35,12 +39,38 @@ def ecg_like(kind: str, length: int, rng: np.random.Generator, noise: float) -> 
     return x + rng.normal(0, noise, length).astype(np.float32)
 
 
-def make_signals(n: int, *, length: int = 256, noise: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n balanced signals (n, length) float32 and labels, deterministic by seed."""
+def activity_like(kind: str, length: int, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """A vertical-acceleration trace at 50 samples/s, in g: standing still (gravity and a slow sway),
+    walking (~2 steps/s, smooth), running (~3 steps/s, sharp foot strikes); plus Gaussian noise."""
+    t = np.arange(length, dtype=np.float32) / 50.0
+    phase = rng.uniform(0, 2 * np.pi)
+    if kind == "still":
+        x = 1.0 + 0.03 * np.sin(2 * np.pi * rng.uniform(0.1, 0.3) * t + phase)
+    elif kind == "walking":
+        f = rng.uniform(1.6, 2.2)
+        x = 1.0 + 0.35 * np.sin(2 * np.pi * f * t + phase) + 0.12 * np.sin(4 * np.pi * f * t + 2 * phase)
+    elif kind == "running":
+        f = rng.uniform(2.6, 3.4)
+        x = 0.4 + 1.6 * np.abs(np.sin(np.pi * f * t + phase)) ** 6
+    else:
+        raise CNNLabError(f"Unknown activity {kind!r}; choose from {', '.join(FAMILIES['motion sensor (accelerometer-like)'])}.")
+    return (x + rng.normal(0, noise, length)).astype(np.float32)
+
+
+def signal(family: str, kind: str, length: int, rng: np.random.Generator, noise: float) -> np.ndarray:
+    if family not in FAMILIES:
+        raise CNNLabError(f"Unknown signal family {family!r}; choose from {', '.join(FAMILIES)}.")
+    return (ecg_like if family.startswith("heartbeat") else activity_like)(kind, length, rng, noise)
+
+
+def make_signals(n: int, *, family: str = "heartbeat (ECG-like)", length: int = 256, noise: float = 0.05,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n balanced signals (n, length) float32 of one family, and labels, deterministic by seed."""
     rng = np.random.default_rng(seed)
-    labels = np.arange(n) % len(SIGNAL_CLASSES)
+    classes = FAMILIES[family]
+    labels = np.arange(n) % len(classes)
     rng.shuffle(labels)
-    return np.stack([ecg_like(SIGNAL_CLASSES[c], length, rng, noise) for c in labels]), labels.astype(np.int64)
+    return (np.stack([signal(family, classes[c], length, rng, noise) for c in labels]), labels.astype(np.int64))
 
 
 KERNELS_1D = {
@@ -212,7 +242,7 @@ def parse_kernel(text: str, max_taps: int = 15) -> list[float]:
 class SignalCNN(nn.Module):
     """Three 1D conv blocks and a global-average-pool head (so a 1D Grad-CAM is meaningful)."""
 
-    def __init__(self, num_classes: int = len(SIGNAL_CLASSES), width: int = 16):
+    def __init__(self, num_classes: int = 3, width: int = 16):
         super().__init__()
         w = width
 
@@ -229,35 +259,57 @@ class SignalCNN(nn.Module):
 
 @dataclass
 class SignalResult:
+    class_names: tuple[str, ...]
     model: SignalCNN
-    test_x: torch.Tensor  # (N, 1, L), as generated (the model normalises nothing: signals are ~unit scale)
+    test_x: torch.Tensor  # (N, 1, L), raw
     test_y: torch.Tensor
     accuracy: float
     per_class: dict[str, float]
     history: dict[str, list[float]]
     seconds: float
+    mean: float = 0.0  # the training signals' statistics, which the model's inputs are normalised with
+    std: float = 1.0
+
+    def explain(self, i: int, target: int) -> np.ndarray:
+        """1D Grad-CAM of held-out signal i for class `target`."""
+        return grad_cam_1d(self.model, (self.test_x[i] - self.mean) / self.std, target)
 
 
-def train_signal_cnn(*, n_train: int = 600, n_test: int = 300, noise: float = 0.05, epochs: int = 8,
-                     seed: int = 0, should_stop=lambda: False) -> SignalResult:
-    """Train SignalCNN on fresh synthetic signals with the Training Monitor's loop; score held-out ones."""
+def train_signal_cnn(*, family: str = "heartbeat (ECG-like)", n_train: int = 600, n_test: int = 300,
+                     noise: float = 0.05, epochs: int = 8, seed: int = 0, data=None,
+                     should_stop=lambda: False) -> SignalResult:
+    """Train SignalCNN with the Training Monitor's loop and score it on held-out signals: fresh
+    synthetic ones of a family, or ``data`` = (signals (N, L), labels, class names) from an upload,
+    split 75/25 (stratified where possible)."""
     from core.training import Split, TrainConfig, Trainer
 
-    xs, ys = make_signals(n_train, noise=noise, seed=seed)
-    xt, yt = make_signals(n_test, noise=noise, seed=seed + 10_000)  # disjoint seeds: never-seen test signals
+    if data is None:
+        classes = FAMILIES[family]
+        xs, ys = make_signals(n_train, family=family, noise=noise, seed=seed)
+        xt, yt = make_signals(n_test, family=family, noise=noise, seed=seed + 10_000)  # never-seen signals
+    else:
+        from sklearn.model_selection import train_test_split
+
+        x, y, classes = data
+        counts = np.bincount(y)
+        tr, te = train_test_split(np.arange(len(y)), test_size=0.25, random_state=seed,
+                                  stratify=y if counts[counts > 0].min() >= 2 else None)
+        xs, ys, xt, yt = x[tr], y[tr], x[te], y[te]
     train = Split(torch.from_numpy(xs)[:, None], torch.from_numpy(ys))
     test = Split(torch.from_numpy(xt)[:, None], torch.from_numpy(yt))
+    mean, std = train.x.mean().view(1), train.x.std().clamp_min(1e-6).view(1)
     torch.manual_seed(seed)
-    model = SignalCNN()
+    model = SignalCNN(len(classes))
     cfg = TrainConfig(optimizer="adam", lr=5e-3, batch_size=32, schedule="onecycle", epochs=epochs, seed=seed)
-    trainer = Trainer(cfg, model, train, test, SIGNAL_CLASSES, torch.zeros(1), torch.ones(1))
+    trainer = Trainer(cfg, model, train, test, tuple(classes), mean, std)
     trainer.run(should_stop)
     last = trainer.snapshots[-1]
     totals = last.confusion.sum(1)
     per_class = {c: float(last.confusion[i, i] / totals[i]) if totals[i] else float("nan")
-                 for i, c in enumerate(SIGNAL_CLASSES)}
+                 for i, c in enumerate(classes)}
     history = {k: [float(getattr(s, k)) for s in trainer.snapshots] for k in ("train_loss", "val_loss", "val_acc")}
-    return SignalResult(model.eval(), test.x, test.y, last.val_acc, per_class, history, trainer.train_seconds)
+    return SignalResult(tuple(classes), model.eval(), test.x, test.y, last.val_acc, per_class, history,
+                        trainer.train_seconds, float(mean), float(std))
 
 
 def grad_cam_1d(model: SignalCNN, signal: torch.Tensor, target: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from core import data, forecast, segmentation, temporal, ui
+from core import cache, csvdata, data, forecast, segmentation, temporal, ui
 from core.errors import CNNLabError
 
 INTRO = """
@@ -27,8 +27,9 @@ def main() -> None:
     ui.route_through_home()
     st.title("Specialized CNNs")
     st.markdown(INTRO)
-    signal_lab()
-    classifier_lab()
+    source = signal_source()
+    signal_lab(source)
+    classifier_lab(source)
     st.divider()
     tcn_lab()
     forecast_lab()
@@ -41,22 +42,60 @@ def main() -> None:
     ui.quiz("temporal")
 
 
+UPLOAD = "Upload a CSV (one signal per row)"
+SOURCES = list(temporal.FAMILIES) + [UPLOAD]
+
+
+def _uploaded_signals():
+    """The uploaded signals CSV (read once per file), or None; errors are shown where it is used."""
+    upload = st.session_state.get("sp_upload")
+    return None if upload is None else cache.signals_csv(upload.getvalue(), upload.name)
+
+
+def signal_source() -> str:
+    source = st.selectbox("Signals", SOURCES, key="sp_source",
+                          index=SOURCES.index(ui.query_choice("signals", SOURCES, SOURCES[0])))
+    st.query_params["signals"] = source
+    if source == UPLOAD:
+        st.file_uploader("Signals CSV", key="sp_upload", help=csvdata.ACCEPTED_SIGNALS,
+                         max_upload_size=csvdata.MAX_CSV_BYTES // 2**20)
+    return source
+
+
 @st.fragment
-def signal_lab() -> None:
-    st.subheader("A 1D kernel slides along a heartbeat")
+def signal_lab(source: str) -> None:
+    st.subheader("A 1D kernel slides along a signal")
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox("Signal", temporal.SIGNAL_CLASSES, key="sp_kind",
-                        index=temporal.SIGNAL_CLASSES.index(ui.query_choice("kind", temporal.SIGNAL_CLASSES, "normal")))
-    noise = c2.slider("Noise", 0.0, 0.5, ui.query_number("noise", 0.0, 0.5, 0.05), 0.01, key="sp_noise")
-    seed = c3.number_input("Seed", 0, 10_000, ui.query_number("sseed", 0, 10_000, 0), key="sp_seed")
+    if source == UPLOAD:
+        try:
+            uploaded = _uploaded_signals()
+        except CNNLabError as err:
+            st.error(str(err))
+            return
+        if uploaded is None:
+            st.info(csvdata.ACCEPTED_SIGNALS)
+            return
+        x, labels, classes, note = uploaded
+        st.caption(note)
+        row = int(c1.number_input("Row", 0, len(x) - 1, 0, key="sp_row"))
+        signal = x[row]
+        if labels is not None:
+            c2.markdown(f"Label: **{classes[labels[row]]}**")
+    else:
+        classes = temporal.FAMILIES[source]
+        kind = c1.selectbox("Class", classes, key=f"sp_kind_{source}",
+                            index=classes.index(ui.query_choice("kind", classes, classes[0])))
+        noise = c2.slider("Noise", 0.0, 0.5, ui.query_number("noise", 0.0, 0.5, 0.05), 0.01, key="sp_noise")
+        seed = c3.number_input("Seed", 0, 10_000, ui.query_number("sseed", 0, 10_000, 0), key="sp_seed")
+        st.query_params.update(kind=kind, noise=f"{noise:g}", sseed=str(seed))
+        signal = temporal.signal(source, kind, 256, np.random.default_rng(int(seed)), noise)
     k1, k2, k3, k4 = st.columns([2, 1, 1, 1])
     preset = k1.selectbox("Kernel", PRESETS, key="sp_preset",
                           index=PRESETS.index(ui.query_choice("kernel", PRESETS, PRESETS[0])))
     stride = k2.slider("Stride", 1, 4, ui.query_number("stride", 1, 4, 1), key="sp_stride")
     padding = k3.slider("Padding", 0, 8, ui.query_number("pad", 0, 8, 0), key="sp_pad")
     dilation = k4.slider("Dilation", 1, 8, ui.query_number("dil", 1, 8, 1), key="sp_dil")
-    st.query_params.update(kind=kind, noise=f"{noise:g}", sseed=str(seed), kernel=preset, stride=str(stride),
-                           pad=str(padding), dil=str(dilation))
+    st.query_params.update(kernel=preset, stride=str(stride), pad=str(padding), dil=str(dilation))
     if preset == "custom":
         text = st.text_input("Kernel values (comma-separated, up to 15)", "1, 0, -1", key="sp_custom")
         try:
@@ -66,7 +105,6 @@ def signal_lab() -> None:
             return
     else:
         kernel = temporal.KERNELS_1D[preset]
-    signal = temporal.ecg_like(kind, 256, np.random.default_rng(int(seed)), noise)
     try:
         out = temporal.conv1d(signal, kernel, stride, padding, dilation)
     except CNNLabError as err:
@@ -80,23 +118,41 @@ def signal_lab() -> None:
     fig.update_layout(height=380, margin=dict(t=40, b=30, l=40, r=10), showlegend=False)
     st.plotly_chart(fig, width="stretch", key="sp_signal_fig")
     st.code(f"nn.Conv1d(in_channels=1, out_channels=1, kernel_size={len(kernel)}, stride={stride}, "
-            f"padding={padding}, dilation={dilation})  # input (1, 1, 256) -> output (1, 1, {len(out)})",
+            f"padding={padding}, dilation={dilation})  # input (1, 1, {len(signal)}) -> output (1, 1, {len(out)})",
             language="python")
     st.latex(r"L_{out} = \left\lfloor \frac{L_{in} + 2p - d(k-1) - 1}{s} \right\rfloor + 1 = "
-             rf"\left\lfloor \frac{{256 + {2 * padding} - {dilation}\cdot{len(kernel) - 1} - 1}}{{{stride}}} "
+             rf"\left\lfloor \frac{{{len(signal)} + {2 * padding} - {dilation}\cdot{len(kernel) - 1} - 1}}{{{stride}}} "
              rf"\right\rfloor + 1 = {len(out)}")
 
 
-def classifier_lab() -> None:
-    st.subheader("A 1D CNN tells the three rhythms apart")
-    st.markdown("Three 1D conv blocks with a global-average-pool head, trained here on 600 fresh synthetic "
-                "signals (8 epochs, Adam) with the Training Monitor's loop, and scored on 300 it never saw.")
+def classifier_lab(source: str) -> None:
+    st.subheader("A 1D CNN tells the classes apart")
+    st.markdown("Three 1D conv blocks with a global-average-pool head, trained with the Training Monitor's loop "
+                "(8 epochs, Adam): on 600 fresh synthetic signals scored on 300 it never saw, or on your labelled "
+                "signals split 75/25.")
     n_col, b_col = st.columns([2, 1])
-    noise = n_col.slider("Noise in the training and test signals", 0.0, 0.4, 0.05, 0.05, key="sp_train_noise")
+    data = None
+    if source == UPLOAD:
+        try:
+            uploaded = _uploaded_signals()
+        except CNNLabError:
+            return  # the kernel lab above already says what is wrong with the file
+        if uploaded is None:
+            return
+        x, labels, classes, _ = uploaded
+        if labels is None or len(classes) < 2 or len(labels) < 8:
+            st.info("Training needs a label column with at least two classes and eight labelled rows. "
+                    + csvdata.ACCEPTED_SIGNALS)
+            return
+        data = (x, labels, classes)
+    else:
+        noise = n_col.slider("Noise in the training and test signals", 0.0, 0.4, 0.05, 0.05, key="sp_train_noise")
     if b_col.button("Train the 1D CNN (a few seconds)", key="sp_train"):
         def work(progress, stop):
-            progress(0.0, "Training the 1D CNN on 600 signals...")
-            return temporal.train_signal_cnn(noise=noise, should_stop=stop)
+            progress(0.0, "Training the 1D CNN...")
+            if data is not None:
+                return temporal.train_signal_cnn(data=data, should_stop=stop)
+            return temporal.train_signal_cnn(family=source, noise=noise, should_stop=stop)
         ui.start_job("sp_job", work)
     result = ui.job_result("sp_job")
     if result is None:
@@ -111,15 +167,16 @@ def classifier_lab() -> None:
     i_col, c_col = a.columns(2)
     i = i_col.number_input("Test signal", 0, len(result.test_y) - 1, 0, key="sp_cam_i")
     true = int(result.test_y[int(i)])
-    target = c_col.selectbox("Explain class", range(len(temporal.SIGNAL_CLASSES)), index=true, key="sp_cam_cls",
-                             format_func=temporal.SIGNAL_CLASSES.__getitem__)
+    names = result.class_names
+    target = c_col.selectbox("Explain class", range(len(names)), index=true, key="sp_cam_cls",
+                             format_func=names.__getitem__)
     signal = result.test_x[int(i)]
-    cam = temporal.grad_cam_1d(result.model, signal, int(target))
+    cam = result.explain(int(i), int(target))
     fig = go.Figure([go.Scatter(y=signal[0].numpy(), mode="lines", line=dict(color="#444"), name="signal"),
                      go.Scatter(y=signal[0].numpy(), mode="markers", name="Grad-CAM",
                                 marker=dict(color=cam, colorscale="Reds", size=5, cmin=0, cmax=1))])
-    fig.update_layout(title=f"1D Grad-CAM for '{temporal.SIGNAL_CLASSES[int(target)]}' (true: "
-                            f"{temporal.SIGNAL_CLASSES[true]}): red = where the evidence is",
+    fig.update_layout(title=f"1D Grad-CAM for '{names[int(target)]}' (true: {names[true]}): red = where the "
+                            "evidence is",
                       height=300, margin=dict(t=40, b=20, l=40, r=10), showlegend=False)
     st.plotly_chart(fig, width="stretch", key="sp_cam")
 
@@ -198,13 +255,13 @@ def forecast_lab() -> None:
         series = forecast.seasonal_series(period=int(period), trend=trend, noise=noise)
         name = f"synthetic, trend {trend:g}, noise {noise:g}"
     else:
-        upload = st.file_uploader("CSV with a numeric column", key="fc_upload", help=forecast.ACCEPTED_CSV,
-                                  max_upload_size=forecast.MAX_CSV_BYTES // 2**20)
+        upload = st.file_uploader("CSV with a numeric column", key="fc_upload", help=csvdata.ACCEPTED_CSV,
+                                  max_upload_size=csvdata.MAX_CSV_BYTES // 2**20)
         if upload is None:
-            st.info(forecast.ACCEPTED_CSV)
+            st.info(csvdata.ACCEPTED_CSV)
             return
         try:
-            series, note = forecast.read_csv_series(upload.getvalue(), upload.name)
+            series, note = csvdata.read_csv_series(upload.getvalue(), upload.name)
         except CNNLabError as err:
             st.error(str(err))
             return

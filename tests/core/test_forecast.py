@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core import forecast
+from core import csvdata, forecast
 from core.errors import CNNLabError
 
 
@@ -27,7 +27,7 @@ def test_too_short_a_series_is_refused():
 def test_csv_first_numeric_column_with_header_and_gaps():
     data = b"date,load,comment\n" + b"".join(
         f"2024-01-{i % 28 + 1:02d},{'' if i == 5 else i * 0.5},x\n".encode() for i in range(80))
-    values, note = forecast.read_csv_series(data, "load.csv")
+    values, note = csvdata.read_csv_series(data, "load.csv")
     assert len(values) == 80 and values[5] == pytest.approx(2.5) and "'load'" in note and "1 missing" in note
 
 
@@ -39,4 +39,36 @@ def test_csv_first_numeric_column_with_header_and_gaps():
 ])
 def test_bad_csv_is_refused_with_a_message(data, message):
     with pytest.raises(CNNLabError, match=message):
-        forecast.read_csv_series(data, "x.csv")
+        csvdata.read_csv_series(data, "x.csv")
+
+
+def _signals_csv(rows: int = 24, length: int = 64, labels: bool = True) -> bytes:
+    from core.temporal import make_signals
+
+    x, y = make_signals(rows, family="motion sensor (accelerometer-like)", length=length, seed=4)
+    names = ("still", "walking", "running")
+    header = (["label"] if labels else []) + [f"t{i}" for i in range(length)]
+    lines = [",".join(header)] + [",".join(([names[c]] if labels else []) + [f"{v:.4f}" for v in row])
+                                  for row, c in zip(x, y)]
+    return "\n".join(lines).encode()
+
+
+def test_signals_csv_one_per_row_with_labels():
+    x, labels, classes, note = csvdata.read_signals_csv(_signals_csv())
+    assert x.shape == (24, 64) and classes == ("running", "still", "walking") and len(labels) == 24
+    assert "24 signals of 64 samples" in note and "labels from column 'label'" in note
+
+
+def test_signals_csv_without_labels_and_with_a_broken_row():
+    data = _signals_csv(labels=False) + b"\n" + b",".join([b"x"] * 64)
+    x, labels, classes, note = csvdata.read_signals_csv(data)
+    assert labels is None and x.shape == (24, 64) and "1 rows without usable numbers were left out" in note
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"a,b,c\n1,2,3\n", "3 numeric columns per row; a signal needs 16"),
+    (b"", "is empty"),
+])
+def test_bad_signals_csv(data, message):
+    with pytest.raises(CNNLabError, match=message):
+        csvdata.read_signals_csv(data)

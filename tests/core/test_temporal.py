@@ -75,10 +75,18 @@ def test_conv1d_presets_do_what_they_say():
         temporal.conv1d(np.ones(5, np.float32), [1, 1, 1], dilation=4)
 
 
-def test_signals_are_balanced_seeded_and_distinct():
-    x, y = temporal.make_signals(30, seed=1)
-    x2, _ = temporal.make_signals(30, seed=1)
+@pytest.mark.parametrize("family", list(temporal.FAMILIES))
+def test_signals_are_balanced_and_seeded(family):
+    x, y = temporal.make_signals(30, family=family, seed=1)
+    x2, _ = temporal.make_signals(30, family=family, seed=1)
     assert x.shape == (30, 256) and np.bincount(y).tolist() == [10, 10, 10] and np.array_equal(x, x2)
+
+
+def test_motion_classes_differ_in_the_way_the_names_say():
+    rng = np.random.default_rng(0)
+    still, walk, run = (temporal.activity_like(k, 500, rng, 0.0) for k in ("still", "walking", "running"))
+    assert still.std() < 0.05 < walk.std() < run.std()  # running jolts hardest
+    assert abs(still.mean() - 1.0) < 0.05  # standing still reads 1 g
 
 
 def test_one_layer_cost_grows_with_dimensions():
@@ -95,12 +103,18 @@ def test_kernel_text_is_parsed_or_refused():
 
 
 @pytest.mark.slow
+def test_motion_classifier_learns_too():
+    result = temporal.train_signal_cnn(family="motion sensor (accelerometer-like)", n_train=300, n_test=150, epochs=6)
+    assert result.accuracy >= 0.9 and result.class_names == ("still", "walking", "running")
+
+
+@pytest.mark.slow
 def test_signal_classifier_reaches_90_percent_held_out():
     """Budget: 600 synthetic signals (noise 0.05, seed 0), 8 epochs of Adam with OneCycle (LR 5e-3), batch 32;
     300 test signals from a disjoint seed. About 3 s; seeded: 98.3%."""
     result = temporal.train_signal_cnn()
     assert result.accuracy >= 0.90 and min(result.per_class.values()) >= 0.85
-    cam = temporal.grad_cam_1d(result.model, result.test_x[0], int(result.test_y[0]))
+    cam = result.explain(0, int(result.test_y[0]))
     assert cam.shape == (256,) and cam.max() == pytest.approx(1.0) and cam.min() >= 0
 
 

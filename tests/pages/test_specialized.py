@@ -128,3 +128,31 @@ def test_csv_upload_forecasts():
     assert not at.exception and not at.error
     assert any("Using column 'value' (200 rows)." in c for c in texts(at.caption))
     assert np.isfinite(float(next(m for m in at.metric if m.label == "TCN MAE on the hold-out").value))
+
+
+def test_uploaded_labelled_signals_are_convolved_and_classified():
+    from tests.core.test_forecast import _signals_csv
+
+    at = open_page(signals="Upload a CSV (one signal per row)")
+    at.file_uploader(key="sp_upload").upload("motion.csv", _signals_csv(rows=60), "text/csv")
+    at.run()
+    assert not at.exception and not at.error
+    assert any("60 signals of 64 samples" in c for c in texts(at.caption))
+    assert any(m.startswith("Label: **") for m in texts(at.markdown))
+    at.button(key="sp_train").click().run()
+    assert at.session_state["sp_job"].join(timeout=120)
+    at.run()
+    assert not at.exception
+    assert any(m.label == "Held-out accuracy" for m in at.metric)
+
+
+def test_bad_signals_csv_upload_shows_an_error():
+    at = open_page(signals="Upload a CSV (one signal per row)")
+    at.file_uploader(key="sp_upload").upload("bad.csv", b"a,b\n1,2\n", "text/csv")
+    at.run()
+    assert not at.exception and any("numeric columns per row" in e for e in texts(at.error))
+
+
+def test_motion_family_renders():
+    at = open_page(signals="motion sensor (accelerometer-like)", kind="running")
+    assert not at.exception and not at.error and not at.warning
