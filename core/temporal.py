@@ -53,7 +53,7 @@ def activity_like(kind: str, length: int, rng: np.random.Generator, noise: float
         f = rng.uniform(2.6, 3.4)
         x = 0.4 + 1.6 * np.abs(np.sin(np.pi * f * t + phase)) ** 6
     else:
-        raise CNNLabError(f"Unknown activity {kind!r}; choose from {', '.join(FAMILIES['motion sensor (accelerometer-like)'])}.")
+        raise CNNLabError(f"Unknown activity {kind!r}; choose from still, walking, running.")
     return (x + rng.normal(0, noise, length)).astype(np.float32)
 
 
