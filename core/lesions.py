@@ -156,28 +156,24 @@ def fit_lesion_net(model: Lesion3DNet, samples: list[Sample], *, epochs: int, lr
                    seed: int, on_epoch=None) -> list[float]:
     """Adam + one-cycle on lesion_loss, random left-right flips (the brain is roughly symmetric),
     deterministic for a seed. Returns the mean training loss per epoch."""
-    from core.training import optimizer_step
+    from core.training import OneCycleAdam
 
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     x = as_batch([s.volume for s in samples])
     y = torch.tensor([s.label for s in samples])
     masks = torch.from_numpy(np.stack([s.mask for s in samples]))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * -(-len(x) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    loop = OneCycleAdam(model.parameters(), len(x), epochs=epochs, lr=lr, batch_size=batch_size, gen=gen)
     losses = []
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(x), generator=gen)
         total = 0.0
-        for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
+        for idx in loop.batches():
             xb, mb = x[idx], masks[idx]
             flips = (torch.rand(len(idx), generator=gen) < 0.5).view(-1, 1, 1, 1)
             xb = torch.where(flips.view(-1, 1, 1, 1, 1), xb.flip(2), xb)  # axis 0 of RAS = left-right
             mb = torch.where(flips, mb.flip(1), mb)
-            total += optimizer_step(opt, sched, lesion_loss(model, xb, y[idx], mb)) * len(idx)
+            total += loop.step(lesion_loss(model, xb, y[idx], mb)) * len(idx)
         losses.append(total / len(x))
         if on_epoch:
             on_epoch(epoch, losses[-1])

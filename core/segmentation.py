@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data import SHAPE_CLASSES, ImageDataset, make_shapes
-from core.training import optimizer_step
+from core.training import OneCycleAdam
 
 TASKS = {
     "object vs background": ("background", "shape"),
@@ -110,23 +110,19 @@ def train_fcn(*, task: str = "object vs background", skips: bool = True, n_train
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = TinyFCN(skips, num_classes=len(classes))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * -(-len(x) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    loop = OneCycleAdam(model.parameters(), len(x), epochs=epochs, lr=lr, batch_size=batch_size, gen=gen)
     losses, start = [], time.perf_counter()
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(x), generator=gen)
         total = 0.0
-        for i in range(0, len(x), batch_size):
+        for idx in loop.batches():
             if should_stop():
                 break
-            idx = order[i:i + batch_size]
             xb, yb = x[idx], y[idx]
             flip = torch.rand(len(idx), generator=gen) < 0.5
             xb = torch.where(flip.view(-1, 1, 1, 1), xb.flip(3), xb)
             yb = torch.where(flip.view(-1, 1, 1), yb.flip(2), yb)
-            total += optimizer_step(opt, sched, F.cross_entropy(model(xb), yb)) * len(idx)
+            total += loop.step(F.cross_entropy(model(xb), yb)) * len(idx)
         losses.append(total / len(x))
         progress((epoch + 1) / epochs, f"epoch {epoch + 1} of {epochs}: loss {losses[-1]:.3f}")
         if should_stop():

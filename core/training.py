@@ -48,14 +48,27 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / max(1, len(x))
 
 
-def optimizer_step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor) -> float:
-    """One update: clear the gradients, backpropagate, step the optimizer and the per-batch scheduler.
-    Returns the loss as a float."""
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    sched.step()
-    return float(loss.detach())
+class OneCycleAdam:
+    """Adam with a one-cycle LR over `epochs` passes of `n` examples in shuffled mini-batches: the
+    small seeded loops (``fit`` for the shipped shapes models, the lesion model, the live FCN)."""
+
+    def __init__(self, params, n: int, *, epochs: int, lr: float, batch_size: int, gen: torch.Generator):
+        self.opt = torch.optim.Adam(params, lr=lr)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=lr, total_steps=epochs * -(-n // batch_size))
+        self.n, self.batch_size, self.gen = n, batch_size, gen
+
+    def batches(self) -> list[torch.Tensor]:
+        """One epoch's mini-batch indices, in a fresh order drawn from the generator."""
+        order = torch.randperm(self.n, generator=self.gen)
+        return [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+
+    def step(self, loss: torch.Tensor) -> float:
+        """One update (gradients cleared, backpropagated, optimizer and LR stepped); the loss as a float."""
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        return float(loss.detach())
 
 
 def fit(
@@ -74,22 +87,18 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     x, y = train
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * (-(-len(x) // batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    loop = OneCycleAdam(model.parameters(), len(x), epochs=epochs, lr=lr, batch_size=batch_size, gen=gen)
     loss_fn = nn.CrossEntropyLoss()
     hist = History()
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(x), generator=gen)
         total = 0.0
-        for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
+        for idx in loop.batches():
             xb, yb = x[idx], y[idx]
             if flip:
                 flips = torch.rand(len(xb), generator=gen) < 0.5
                 xb = torch.where(flips.view(-1, 1, 1, 1), xb.flip(3), xb)
-            total += optimizer_step(opt, sched, loss_fn(model(xb), yb)) * len(idx)
+            total += loop.step(loss_fn(model(xb), yb)) * len(idx)
         hist.train_loss.append(total / len(x))
         hist.val_acc.append(accuracy(model, *val))
         if on_epoch:
