@@ -187,6 +187,8 @@ def session_trained_models() -> dict[str, LoadedModel]:
                                      t.std.flatten().tolist(), t.class_names,
                                      "trained on the Training Monitor in this session")
         out[key] = kept[key]
+    for stale in set(kept) - set(out):  # dropped or resumed runs: free their copies
+        del kept[stale]
     return out
 
 
