@@ -245,13 +245,17 @@ def forecast_lab() -> None:
     st.markdown("A causal TCN (kernel 3, dilations 1-16, receptive field 63 steps) learns to predict each next "
                 "change of a series from its past; every hold-out step is then forecast one step ahead. The "
                 "baseline to beat is the **seasonal naive** forecast: the value one period earlier.")
-    source = st.radio("Series", ["Synthetic (trend + season + noise)", "Upload a CSV column"], horizontal=True,
-                      key="fc_source")
+    series_options = ["Synthetic (trend + season + noise)", "Upload a CSV column"]
+    source = st.radio("Series", series_options, horizontal=True, key="fc_source",
+                      index=series_options.index(ui.query_choice("series", series_options, series_options[0])))
     p_col, a_col, b_col = st.columns(3)
-    period = p_col.number_input("Season length (steps)", 2, 500, 24, key="fc_period")
+    period = p_col.number_input("Season length (steps)", 2, 500, ui.query_number("period", 2, 500, 24), key="fc_period")
+    st.query_params.update(series=source, period=str(period))
     if source.startswith("Synthetic"):
-        trend = a_col.slider("Trend per step", 0.0, 0.05, 0.02, 0.005, key="fc_trend")
-        noise = b_col.slider("Noise", 0.0, 0.5, 0.15, 0.05, key="fc_noise")
+        trend = a_col.slider("Trend per step", 0.0, 0.05, ui.query_number("trend", 0.0, 0.05, 0.02), 0.005,
+                             key="fc_trend")
+        noise = b_col.slider("Noise", 0.0, 0.5, ui.query_number("fnoise", 0.0, 0.5, 0.15), 0.05, key="fc_noise")
+        st.query_params.update(trend=f"{trend:g}", fnoise=f"{noise:g}")
         series = forecast.seasonal_series(period=int(period), trend=trend, noise=noise)
         name = f"synthetic, trend {trend:g}, noise {noise:g}"
     else:
@@ -300,7 +304,9 @@ def segmentation_lab() -> None:
                 "U-Net **skip connections** hand the encoder's sharp maps to the decoder at each size. Train it "
                 "both ways on 1,000 synthetic shapes (6 epochs each) and compare on 200 held-out ones.")
     t_col, b_col = st.columns([2, 1])
-    task = t_col.selectbox("Task", list(segmentation.TASKS), key="seg_task")
+    tasks = list(segmentation.TASKS)
+    task = t_col.selectbox("Task", tasks, key="seg_task", index=tasks.index(ui.query_choice("seg", tasks, tasks[0])))
+    st.query_params["seg"] = task
     if b_col.button("Train with and without skips (about a minute)", key="seg_train"):
         ui.start_job("seg_job", lambda p, stop: segmentation.compare_skips(task, p, stop, n_train=1000, epochs=6))
     results = ui.job_result("seg_job")

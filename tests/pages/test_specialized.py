@@ -58,6 +58,9 @@ def test_checkerboard_note_appears_only_when_kernel_is_not_a_multiple_of_stride(
     ({"layers": "40"}, "`layers` must be a whole number from 1 to 6"),
     ({"tin": "-3"}, "`tin` must be a whole number from 1 to 8"),
     ({"noise": "loud"}, "`noise` must be a number from 0 to 0.5"),
+    ({"period": "1"}, "`period` must be a whole number from 2 to 500"),
+    ({"trend": "9"}, "`trend` must be a number from 0 to 0.05"),
+    ({"seg": "instances"}, "`seg=instances` is not recognised"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
     at = open_page(**query)
@@ -156,3 +159,10 @@ def test_bad_signals_csv_upload_shows_an_error():
 def test_motion_family_renders():
     at = open_page(signals="motion sensor (accelerometer-like)", kind="running")
     assert not at.exception and not at.error and not at.warning
+
+
+def test_forecast_and_segmentation_settings_come_from_the_link():
+    at = open_page(period="12", trend="0.01", fnoise="0.3", seg="which shape, per pixel")
+    assert not at.exception and not at.warning
+    assert at.number_input(key="fc_period").value == 12 and at.slider(key="fc_trend").value == 0.01
+    assert at.slider(key="fc_noise").value == 0.3 and at.selectbox(key="seg_task").value == "which shape, per pixel"
