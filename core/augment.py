@@ -5,7 +5,9 @@ transforms draw from the process-wide RNG and apply one parameter set per call; 
 where several sessions train at once that breaks a seeded run's reproducibility, and a Python
 loop per image would cost more than the small nets' training step. So the same operations
 (RandomCrop(padding, fill 0), RandomHorizontalFlip, ColorJitter's brightness/contrast/saturation
-blends) are written batch-wise here, each image drawing its own parameters.
+blends) are written batch-wise here, each image drawing its own parameters. Hue is turned as a
+rotation of the chroma plane around the grey axis (YIQ), one 3x3 matrix per image, which keeps each
+pixel's luma; ColorJitter's HSV round trip would need a per-image loop for the same effect.
 """
 from __future__ import annotations
 
@@ -20,20 +22,36 @@ class Augment:
     crop_padding: int = 0  # 0 = off; pad by this many pixels, then crop back at a random offset
     flip: bool = False
     jitter: float = 0.0  # 0 = off; brightness/contrast/saturation factors drawn from [1-j, 1+j]
+    hue: float = 0.0  # 0 = off; hue turned by an angle drawn from [-h, h] turns (0.5 = any hue)
 
     @property
     def active(self) -> bool:
-        return bool(self.crop_padding or self.flip or self.jitter)
+        return bool(self.crop_padding or self.flip or self.jitter or self.hue)
 
     def describe(self) -> str:
         parts = ([f"random crop (padding {self.crop_padding})"] if self.crop_padding else []) + \
-            (["horizontal flip"] if self.flip else []) + ([f"colour jitter ±{self.jitter:.0%}"] if self.jitter else [])
+            (["horizontal flip"] if self.flip else []) + ([f"colour jitter ±{self.jitter:.0%}"] if self.jitter else []) + \
+            ([f"hue turned up to ±{self.hue * 360:.0f}°"] if self.hue else [])
         return ", ".join(parts) or "none"
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 luma, as torchvision's rgb_to_grayscale, shape (N, 1, H, W)."""
     return x if x.shape[1] == 1 else (0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+
+
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+
+
+def hue_rotation(turns: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 3) RGB matrices that turn the hue by ``turns`` (fractions of a full circle), luma kept."""
+    angle = turns * 2 * torch.pi
+    c, s = torch.cos(angle), torch.sin(angle)
+    rot = torch.zeros(len(turns), 3, 3)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s, s, c
+    return YIQ_TO_RGB @ rot @ _RGB_TO_YIQ
 
 
 def _factors(n: int, amount: float, gen: torch.Generator) -> torch.Tensor:
@@ -62,6 +80,9 @@ def apply(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.Tensor:
         if x.shape[1] == 3:
             grey = _grey(x)
             x = ((x - grey) * _factors(n, aug.jitter, gen) + grey).clamp(0, 1)  # saturation
+    if aug.hue and x.shape[1] == 3:
+        turns = (2 * torch.rand(n, generator=gen) - 1) * aug.hue
+        x = torch.einsum("nij,njhw->nihw", hue_rotation(turns), x).clamp(0, 1)
     return x
 
 

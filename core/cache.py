@@ -12,8 +12,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import (activations, blocks, csvdata, data, explain, features, imagefolder, images, models, profile, quiz,
-                  training, transfer, volumes)
+from core import (activations, blocks, compress, csvdata, data, deploy, explain, features, imagefolder, images, models,
+                  profile, quiz, similarity, style, tiling, training, transfer, volumes)
 
 
 def _available_cores() -> int:
@@ -172,3 +172,71 @@ def transfer_task(backbone_key: str, target_key: str, _backbone: transfer.Backbo
 def signals_csv(payload: bytes, name: str):
     """An uploaded signals CSV, parsed once per content (see core.csvdata.read_signals_csv)."""
     return csvdata.read_signals_csv(payload, name)
+
+
+# ---------------------------------------------------------------- CNNs in the wild (read-only, shared)
+@st.cache_resource(show_spinner="Building the gallery (252 images)...")
+def similarity_gallery() -> similarity.Gallery:
+    return similarity.build_gallery()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Embedding the gallery...")
+def similarity_index(model_key: str) -> similarity.Index:
+    return similarity.build_index(get_model(model_key), similarity_gallery())
+
+
+@st.cache_resource(max_entries=3, show_spinner="Drawing the scene...")
+def tiling_scene(height: int, width: int, seed: int) -> tiling.Scene:
+    return tiling.make_scene(height, width, seed=seed)
+
+
+@st.cache_resource(max_entries=3, show_spinner="Classifying the tiles...")
+def tile_map(height: int, width: int, seed: int, tile: int, overlap: float) -> tiling.TileMap:
+    return tiling.classify_tiles(get_model("shapesnet"), tiling_scene(height, width, seed).image, tile, overlap)
+
+
+@st.cache_resource(show_spinner="Loading VGG19...")
+def style_features():
+    """VGG19's frozen conv layers with ImageNet weights, or (None, why not). Shared: only the image trains."""
+    return style.vgg19_features()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Exporting to TorchScript and ONNX...")
+def deployed(model_key: str) -> list[deploy.Served]:
+    loaded = get_model(model_key)
+    return deploy.serve_all(loaded.model, loaded.spec.input_size)
+
+
+# ---------------------------------------------------------------- Research frontiers (read-only, shared)
+@st.cache_resource(show_spinner="Drawing 600 held-out shapes...")
+def compression_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """ShapesNet-ready held-out shapes (x, y) and 200 other images to calibrate int8 ranges on."""
+    spec = models.REGISTRY["shapesnet"]
+    test, calib = data.make_shapes(600, seed=4242), data.make_shapes(200, seed=4343)
+    return (training.dataset_tensor(test, spec.input_size, spec.mean, spec.std), torch.from_numpy(test.labels),
+            training.dataset_tensor(calib, spec.input_size, spec.mean, spec.std))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def pruned_accuracy(sparsity: float) -> tuple[float, int, float]:
+    """(accuracy, nonzero parameters, measured sparsity) of ShapesNet pruned to ``sparsity``."""
+    x, y, _ = compression_data()
+    model = compress.pruned(get_model("shapesnet").model, sparsity)
+    return compress.accuracy(model, x, y), compress.nonzero_params(model), compress.sparsity(model)
+
+
+@st.cache_resource(show_spinner="Quantizing ShapesNet to int8 (torchao)...")
+def quantized_shapesnet():
+    """ShapesNet statically quantized to int8 with torchao's x86 quantizer, calibrated on 200 shapes."""
+    _, _, calib = compression_data()
+    return compress.quantize_int8(get_model("shapesnet").model, calib)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def compiled_pair(batch: int):
+    """(fp32 compiled, int8 compiled, note) of ShapesNet for a batch size: compiled once per process."""
+    x, _, _ = compression_data()
+    example = x[:batch]
+    fp32, why32 = compress.compiled(get_model("shapesnet").model, example)
+    int8, why8 = compress.compiled(quantized_shapesnet(), example)
+    return fp32, int8, why32 or why8

@@ -72,7 +72,7 @@ def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> np.ndar
     return pts @ rot.T + (cx, cy)
 
 
-def _background(size: int, rng: np.random.Generator) -> np.ndarray:
+def textured_background(size: int, rng: np.random.Generator) -> np.ndarray:
     """A textured background: a colour plus smooth blotches or stripes, float32 0-255."""
     base = rng.uniform(30, 225, 3)
     bg = np.broadcast_to(base, (size, size, 3)).astype(np.float32).copy()
@@ -88,9 +88,8 @@ def _background(size: int, rng: np.random.Generator) -> np.ndarray:
     return bg
 
 
-def draw_shape(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One RGB uint8 image with one random shape on a textured background, and its bool mask."""
-    bg = _background(size, rng)
+def shape_mask(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A bool mask of one shape of the given kind at a random place, size and angle."""
     r = rng.uniform(0.2, 0.36) * size
     margin = r * 1.05
     cx, cy = rng.uniform(margin, size - margin, 2)
@@ -101,7 +100,13 @@ def draw_shape(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarr
     else:
         pts = np.round(_polygon(kind, cx, cy, r, rng.uniform(0, 2 * np.pi)) * 16).astype(np.int32)
         cv2.fillPoly(mask_u8, [pts], 1, cv2.LINE_8, shift=4)
-    mask = mask_u8.astype(bool)
+    return mask_u8.astype(bool)
+
+
+def draw_shape(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One RGB uint8 image with one random shape on a textured background, and its bool mask."""
+    bg = textured_background(size, rng)
+    mask = shape_mask(kind, size, rng)
     # A foreground colour well away from the background's mean, so the shape is always visible.
     bg_mean = bg.reshape(-1, 3).mean(0)
     for _ in range(20):

@@ -180,28 +180,35 @@ def cached_weights_path(key: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(imagenet_weights(key).url)
 
 
-def _load_torchvision(spec: ModelSpec, model: nn.Module) -> LoadedModel:
-    weights = imagenet_weights(spec.key)
-    classes = tuple(weights.meta["categories"])
-    path = cached_weights_path(spec.key)
-    state, source = None, ""
+def imagenet_state(key: str) -> tuple[dict | None, str]:
+    """A torchvision model's ImageNet state dict from the local hub cache, else a download when
+    allowed: (state, where it came from), or (None, "") when neither works."""
+    weights = imagenet_weights(key)
+    path = cached_weights_path(key)
     if path.exists():
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            source = f"ImageNet weights from the local cache ({path.name})"
+            return (torch.load(path, map_location="cpu", weights_only=True),
+                    f"ImageNet weights from the local cache ({path.name})")
         except Exception:  # a half-written or foreign file in the cache: treat as absent
-            state = None
-    if state is None and downloads_allowed():
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-        try:
-            state = torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True,
-                                                       map_location="cpu", weights_only=True)
-            source = f"ImageNet weights downloaded to {path.parent}"
-        except Exception:  # offline, DNS failure, timeout, HTTP error: fall back below
-            state = None
-        finally:
-            socket.setdefaulttimeout(previous)
+            pass
+    if not downloads_allowed():
+        return None, ""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        state = torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True,
+                                                   map_location="cpu", weights_only=True)
+        return state, f"ImageNet weights downloaded to {path.parent}"
+    except Exception:  # offline, DNS failure, timeout, HTTP error
+        return None, ""
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _load_torchvision(spec: ModelSpec, model: nn.Module) -> LoadedModel:
+    classes = tuple(imagenet_weights(spec.key).meta["categories"])
+    path = cached_weights_path(spec.key)
+    state, source = imagenet_state(spec.key)
     if state is not None:
         try:
             model.load_state_dict(state)

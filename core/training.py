@@ -81,9 +81,12 @@ def fit(
     batch_size: int = 64,
     seed: int = 0,
     flip: bool = True,
+    augment: Augment | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> History:
-    """Adam + one-cycle LR + cross-entropy; random flips when ``flip``. Deterministic for a seed."""
+    """Adam + one-cycle LR + cross-entropy; random flips when ``flip``, then ``augment`` (for inputs
+    in [0, 1]). Deterministic for a seed. ``should_stop`` ends training after the current epoch."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     x, y = train
@@ -98,11 +101,15 @@ def fit(
             if flip:
                 flips = torch.rand(len(xb), generator=gen) < 0.5
                 xb = torch.where(flips.view(-1, 1, 1, 1), xb.flip(3), xb)
+            if augment is not None:
+                xb = apply(xb, augment, gen)
             total += loop.step(loss_fn(model(xb), yb)) * len(idx)
         hist.train_loss.append(total / len(x))
         hist.val_acc.append(accuracy(model, *val))
         if on_epoch:
             on_epoch(epoch, hist.train_loss[-1], hist.val_acc[-1])
+        if should_stop():
+            break
     model.eval()
     return hist
 
