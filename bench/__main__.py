@@ -31,6 +31,17 @@ Groups:
                                     on 200 images of the new-shapes task, embedding + fit (median of 3)
            feature_extract_speedup  seconds per epoch of fine-tuning every stage / of the feature extractor on
                                     cached embeddings (ShapesNet, 50 per class, test-set evaluation included)
+  wild     bias_lab_s               one full bias-lab run at a 100% colour cue: data, plain and hue-augmented
+                                    training, both tests, Grad-CAM share over 100 images for each model
+           bias_broken_gap          matched-test minus broken-test accuracy of the plain model in that run
+           similarity_query_ms      one query against the 252-image gallery: embed the photo (ShapesNet) and
+                                    rank every entry by cosine (median of 50)
+           deploy_onnx_speedup      ShapesNet batch-1 latency, PyTorch eager / ONNX Runtime (30 interleaved rounds)
+  frontiers quant_speedup           ShapesNet at batch 64: float32 / int8 time per batch, both compiled by
+                                    Inductor (torchao PT2E int8 graph), 15 interleaved rounds
+           quant_speedup_b1         the same at batch 1
+           quant_acc_drop           float32 minus int8 accuracy on 600 held-out shapes (points)
+           nas_trial_s              mean seconds per architecture-search candidate (8 evolutionary trials)
 """
 from __future__ import annotations
 
@@ -373,8 +384,55 @@ def transfer_group() -> None:
     emit("feature_extract_speedup", statistics.median(ratios), "x")
 
 
+def wild_group() -> None:
+    from core import deploy, shortcut, similarity
+    from core.images import sample_photo
+    from core.models import load_model
+
+    start = time.perf_counter()
+    plain, _ = shortcut.run_lab(1.0)
+    emit("bias_lab_s", time.perf_counter() - start, "s")
+    emit("bias_broken_gap", plain.matched_acc - plain.broken_acc, "fraction")
+    shapesnet = load_model("shapesnet")
+    index = similarity.build_index(shapesnet, similarity.build_gallery())
+    photo = sample_photo("Astronaut")[:, ::-1].copy()
+    times = []
+    for _ in range(50):
+        start = time.perf_counter()
+        index.search(similarity.embed(shapesnet, photo), 8)
+        times.append(time.perf_counter() - start)
+    emit("similarity_query_ms", statistics.median(times) * 1000, "ms")
+    rows = deploy.compare(deploy.serve_all(shapesnet.model, shapesnet.spec.input_size), shapesnet.spec.input_size)
+    emit("deploy_onnx_speedup", rows[2]["speed vs eager"], "x")
+
+
+def frontiers_group() -> None:
+    import torch
+
+    from core import compress, nas
+    from core.data import make_shapes
+    from core.models import load_model
+    from core.training import dataset_tensor
+
+    model = load_model("shapesnet").model
+    test, calib = make_shapes(600, seed=4242), make_shapes(200, seed=4343)
+    x, y = dataset_tensor(test, 64, (0.5,) * 3, (0.5,) * 3), torch.from_numpy(test.labels)
+    int8 = compress.quantize_int8(model, dataset_tensor(calib, 64, (0.5,) * 3, (0.5,) * 3))
+    for batch, name in ((64, "quant_speedup"), (1, "quant_speedup_b1")):
+        fp32c, why = compress.compiled(model, x[:batch])
+        int8c, why8 = compress.compiled(int8, x[:batch])
+        if fp32c is None or int8c is None:
+            sys.exit(f"{name}: {why or why8}")
+        t32, t8 = compress.latency_ms([fp32c, int8c], x[:batch])
+        emit(name, t32 / t8, "x")
+    emit("quant_acc_drop", 100 * (compress.accuracy(model, x, y) - compress.accuracy(int8, x, y)), "points")
+    trials = nas.search("evolutionary", 8)
+    emit("nas_trial_s", statistics.mean(t.seconds for t in trials), "s")
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
-          "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group}
+          "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group,
+          "wild": wild_group, "frontiers": frontiers_group}
 
 
 def main(argv: list[str]) -> None:

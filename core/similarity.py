@@ -158,10 +158,3 @@ def projection(index: Index, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     deterministic, fast): ((N, 2), (2,))."""
     pca = PCA(n_components=2, random_state=0).fit(index.embeddings)
     return pca.transform(index.embeddings), pca.transform(query[None])[0]
-
-
-def rank_of_variants(index: Index, gallery: Gallery, query: int) -> dict[str, int]:
-    """For a gallery query: the rank (1 = best) of every other variant of the same source."""
-    order = [i for i, _ in index.search(index.embeddings[query], len(gallery.source))]
-    return {gallery.variant[i]: r for r, i in enumerate(order, 1)
-            if gallery.source[i] == gallery.source[query] and i != query}

@@ -111,9 +111,9 @@ def stylize(features: nn.Module, content: np.ndarray, style: np.ndarray, *, size
         opt.step()
         with torch.no_grad():
             image.clamp_(0, 1)
-        content_hist.append(float(c_loss))
-        style_hist.append(float(s_loss) * style_weight)
-        progress((step + 1) / steps, f"Step {step + 1} of {steps}: content loss {float(c_loss):.3f}, "
-                                     f"style loss {float(s_loss) * style_weight:.3f}")
+        content_hist.append(c_loss.item())
+        style_hist.append(s_loss.item() * style_weight)
+        progress((step + 1) / steps, f"Step {step + 1} of {steps}: content loss {content_hist[-1]:.3f}, "
+                                     f"style loss {style_hist[-1]:.3f}")
     out = (image.detach()[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     return StyleResult(out, content_hist, style_hist)

@@ -1,7 +1,7 @@
 """Batch augmentation: each operation does what its name says, per image, reproducibly."""
 import torch
 
-from core.augment import Augment, apply, preview
+from core.augment import Augment, apply, hue_rotation, preview
 
 
 def batch(n=8, c=3, size=12, seed=0):
@@ -62,3 +62,26 @@ def test_preview_keeps_the_original_first():
     views = preview(x, Augment(flip=True, jitter=0.2), views=4)
     assert views.shape == (3, 4, 3, 12, 12) and torch.equal(views[:, 0], x)
     assert Augment(crop_padding=4, flip=True).describe() == "random crop (padding 4), horizontal flip"
+
+
+def test_hue_turn_keeps_luma_and_a_full_turn_is_identity():
+    x = batch(16)
+    luma = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+    mid = 0.4 + 0.2 * x  # low chroma: a turned colour stays in gamut, so clamping never bites
+    out = apply(mid, Augment(hue=0.5), gen())
+    assert not torch.allclose(out, mid)
+    out_luma = 0.299 * out[:, 0] + 0.587 * out[:, 1] + 0.114 * out[:, 2]
+    mid_luma = 0.4 + 0.2 * luma
+    assert torch.allclose(out_luma, mid_luma, atol=1e-4)
+    full = hue_rotation(torch.tensor([1.0, 0.0]))
+    assert torch.allclose(full, torch.eye(3).expand(2, 3, 3), atol=1e-5)
+
+
+def test_hue_turn_moves_red_towards_green_and_leaves_grey():
+    grey = torch.full((1, 3, 1, 1), 0.5)
+    red = torch.tensor([0.7, 0.3, 0.3]).view(1, 3, 1, 1)
+    third = hue_rotation(torch.tensor([1 / 3]))[0]
+    assert torch.allclose(third @ grey.view(3), grey.view(3), atol=1e-5)
+    turned = third @ red.view(3)
+    assert turned.argmax() != 0  # red is no longer the strongest channel
+    assert "hue turned up to ±180°" in Augment(hue=0.5).describe()
