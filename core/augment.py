@@ -30,7 +30,8 @@ class Augment:
 
     def describe(self) -> str:
         parts = ([f"random crop (padding {self.crop_padding})"] if self.crop_padding else []) + \
-            (["horizontal flip"] if self.flip else []) + ([f"colour jitter ±{self.jitter:.0%}"] if self.jitter else []) + \
+            (["horizontal flip"] if self.flip else []) + \
+            ([f"colour jitter ±{self.jitter:.0%}"] if self.jitter else []) + \
             ([f"hue turned up to ±{self.hue * 360:.0f}°"] if self.hue else [])
         return ", ".join(parts) or "none"
 

@@ -5,6 +5,7 @@ hooks or needs gradients takes ``LoadedModel.lock`` (see core.features / core.mo
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 
@@ -217,11 +218,19 @@ def compression_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             training.dataset_tensor(calib, spec.input_size, spec.mean, spec.std))
 
 
+def _shapesnet_copy() -> torch.nn.Module:
+    """A private copy of the shared ShapesNet, taken under its lock so that no other session's hooks
+    (Grad-CAM, feature maps) are copied along."""
+    loaded = get_model("shapesnet")
+    with loaded.lock:
+        return copy.deepcopy(loaded.model)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def pruned_accuracy(sparsity: float) -> tuple[float, int, float]:
     """(accuracy, nonzero parameters, measured sparsity) of ShapesNet pruned to ``sparsity``."""
     x, y, _ = compression_data()
-    model = compress.pruned(get_model("shapesnet").model, sparsity)
+    model = compress.pruned(_shapesnet_copy(), sparsity)
     return compress.accuracy(model, x, y), compress.nonzero_params(model), compress.sparsity(model)
 
 
@@ -229,7 +238,16 @@ def pruned_accuracy(sparsity: float) -> tuple[float, int, float]:
 def quantized_shapesnet():
     """ShapesNet statically quantized to int8 with torchao's x86 quantizer, calibrated on 200 shapes."""
     _, _, calib = compression_data()
-    return compress.quantize_int8(get_model("shapesnet").model, calib)
+    return compress.quantize_int8(_shapesnet_copy(), calib)
+
+
+@st.cache_data(show_spinner="Scoring both models on 600 shapes...")
+def quantization_report() -> dict[str, float]:
+    """Accuracy and weight bytes of float32 and int8 ShapesNet on the held-out shapes."""
+    x, y, _ = compression_data()
+    fp32, int8 = get_model("shapesnet").model, quantized_shapesnet()
+    return {"acc32": compress.accuracy(fp32, x, y), "acc8": compress.accuracy(int8, x, y),
+            "bytes32": compress.weight_bytes(fp32), "bytes8": compress.weight_bytes(int8)}
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -237,6 +255,6 @@ def compiled_pair(batch: int):
     """(fp32 compiled, int8 compiled, note) of ShapesNet for a batch size: compiled once per process."""
     x, _, _ = compression_data()
     example = x[:batch]
-    fp32, why32 = compress.compiled(get_model("shapesnet").model, example)
+    fp32, why32 = compress.compiled(_shapesnet_copy(), example)
     int8, why8 = compress.compiled(quantized_shapesnet(), example)
     return fp32, int8, why32 or why8

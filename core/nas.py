@@ -1,8 +1,9 @@
 """Neural architecture search in miniature: sample small CNNs from a search space, train each for
-the same short budget, and keep the ones no other candidate beats on both
-accuracy and cost (the Pareto front). The task is scikit-learn's handwritten digits at 16x16: small
-enough that a candidate trains in one to four seconds, hard enough that the tiniest nets fall short. Random search and a simple evolutionary search (mutate one
-choice of a good parent, as AmoebaNet-style searches do at scale) share the same budget.
+the same short budget, and keep the ones no other candidate beats on both accuracy and cost (the
+Pareto front). Random search and a simple evolutionary search (mutate one choice of a good parent,
+as AmoebaNet-style searches do at scale) share the same budget. The task is scikit-learn's
+handwritten digits at 16x16: small enough that a candidate trains in one to five seconds, hard
+enough that the tiniest nets fall short.
 """
 from __future__ import annotations
 

@@ -63,7 +63,8 @@ def make_biased_shapes(n: int, correlation: float, *, seed: int = 0, size: int =
     for i, label in enumerate(labels):
         mask = shape_mask(SHAPE_CLASSES[label], size, rng)
         # A soft brightness wave over the background, so it is not a flat field.
-        wave = 0.06 * np.sin(2 * np.pi * (xx * rng.uniform(-1.5, 1.5) + yy * rng.uniform(-1.5, 1.5)) + rng.uniform(0, 6.3))
+        fx, fy, phase = rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5), rng.uniform(0, 2 * np.pi)
+        wave = 0.06 * np.sin(2 * np.pi * (xx * fx + yy * fy) + phase)
         img = backgrounds[i] + wave[..., None]
         tone = rng.uniform(0.0, 0.18) if rng.random() < 0.5 else rng.uniform(0.82, 1.0)
         img[mask] = tone
@@ -71,11 +72,6 @@ def make_biased_shapes(n: int, correlation: float, *, seed: int = 0, size: int =
         images[i] = np.clip(img * 255, 0, 255).astype(np.uint8)
         masks[i] = mask
     return ImageDataset(images, labels.astype(np.int64), SHAPE_CLASSES, f"Shapes, colour cue {correlation:.0%}", masks)
-
-
-def to_tensor(ds: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images in [0, 1] NCHW (the model takes them unnormalised, so hue turns act on real colours)."""
-    return ds.tensors()
 
 
 @dataclass
@@ -88,7 +84,6 @@ class ShortcutResult:
     cam_on_shape: float  # mean share of Grad-CAM mass inside the shape, broken test
     shape_area: float  # mean share of the image the shape covers (the share a blind CAM would get)
     seconds: float
-    model: LoadedModel = field(repr=False)
     examples: ImageDataset = field(repr=False)  # the first broken-test images
     cams: list[np.ndarray] = field(repr=False)  # their Grad-CAM maps (true class)
     predictions: np.ndarray = field(repr=False)  # the model's answers for them
@@ -113,11 +108,11 @@ def train_shortcut_model(correlation: float, hue_augment: bool, *, budget: Budge
     broken = make_biased_shapes(budget.n_test, 0.0, seed=seed + 2)
     torch.manual_seed(seed)
     model = SimpleCNN(len(SHAPE_CLASSES))
-    x, y = to_tensor(train)
-    xm, ym = to_tensor(matched)
+    x, y = train.tensors()  # in [0, 1], not normalised, so hue turns act on the real colours
+    xm, ym = matched.tensors()
     fit(model, (x, y), (xm[:200], ym[:200]), epochs=budget.epochs, lr=3e-3, seed=seed, flip=True,
         augment=Augment(hue=0.5) if hue_augment else None, should_stop=should_stop)
-    xb, yb = to_tensor(broken)
+    xb, yb = broken.tensors()
     loaded = from_trained(f"shortcut-{correlation:.2f}-{int(hue_augment)}-{seed}",
                           f"SimpleCNN, colour cue {correlation:.0%}{', hue augmentation' if hue_augment else ''}",
                           model, SIZE, (0.0,) * 3, (1.0,) * 3, SHAPE_CLASSES, "trained in the bias lab")
@@ -127,7 +122,7 @@ def train_shortcut_model(correlation: float, hue_augment: bool, *, budget: Budge
         predictions = model(xb[:k]).argmax(1).numpy()
     examples = ImageDataset(broken.images[:k], broken.labels[:k], broken.class_names, broken.name, broken.masks[:k])
     return ShortcutResult(correlation, hue_augment, accuracy(model, xm, ym), accuracy(model, xb, yb),
-                          colour_only_accuracy(broken), share, area, time.perf_counter() - start, loaded, examples,
+                          colour_only_accuracy(broken), share, area, time.perf_counter() - start, examples,
                           cams[:k], predictions)
 
 
@@ -146,7 +141,7 @@ def colour_only_accuracy(ds: ImageDataset) -> float:
 def cam_share(loaded: LoadedModel, ds: ImageDataset, limit: int = 100) -> tuple[float, float, list[np.ndarray]]:
     """Mean share of the Grad-CAM map (true class, last conv) that falls on the shape, the mean share
     of the image the shape covers, and the maps, over the first ``limit`` images."""
-    x, _ = to_tensor(ds)
+    x, _ = ds.tensors()
     shares, areas, maps = [], [], []
     for i in range(min(limit, len(ds))):
         heat = cam(loaded, x[i:i + 1], "Grad-CAM", loaded.spec.target_layer, int(ds.labels[i]))

@@ -105,12 +105,6 @@ def build_gallery() -> Gallery:
     return Gallery(np.stack(images), src, var)
 
 
-def _embed_layers(loaded: LoadedModel) -> list[str]:
-    if loaded.spec.key in EMBED_LAYERS:
-        return list(EMBED_LAYERS[loaded.spec.key])
-    return []
-
-
 def embed(loaded: LoadedModel, rgb: np.ndarray) -> np.ndarray:
     """A unit-length embedding of one RGB uint8 image.
 
@@ -119,9 +113,9 @@ def embed(loaded: LoadedModel, rgb: np.ndarray) -> np.ndarray:
     ResNet, its 512-d pooled features), the usual "penultimate layer" descriptor.
     """
     x = preprocess(rgb, loaded.spec)
-    layers = _embed_layers(loaded)
+    layers = EMBED_LAYERS.get(loaded.spec.key)
     if layers:
-        maps, _ = feature_maps(loaded, x, layers)
+        maps, _ = feature_maps(loaded, x, list(layers))
         parts = [maps[n].mean((1, 2)) for n in layers]
         vec = torch.cat([p / p.norm().clamp_min(1e-12) for p in parts])
     else:
@@ -144,13 +138,8 @@ def _penultimate(loaded: LoadedModel, x: torch.Tensor) -> torch.Tensor:
     return grabbed[0]
 
 
-def build_index(loaded: LoadedModel, gallery: Gallery, progress=lambda f: None) -> Index:
-    vecs = []
-    for i, img in enumerate(gallery.images):
-        vecs.append(embed(loaded, img))
-        if i % 16 == 0:
-            progress(i / len(gallery.images))
-    return Index(loaded.spec.key, np.stack(vecs).astype(np.float32))
+def build_index(loaded: LoadedModel, gallery: Gallery) -> Index:
+    return Index(loaded.spec.key, np.stack([embed(loaded, img) for img in gallery.images]).astype(np.float32))
 
 
 def projection(index: Index, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

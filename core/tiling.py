@@ -99,8 +99,7 @@ class TileMap:
         return self.probs.argmax(-1)
 
 
-def classify_tiles(loaded: LoadedModel, image: np.ndarray, tile: int, overlap: float, batch: int = 256,
-                   progress=lambda f: None) -> TileMap:
+def classify_tiles(loaded: LoadedModel, image: np.ndarray, tile: int, overlap: float, batch: int = 256) -> TileMap:
     """Classify every tile (resized to the model's input) and average tile probabilities per pixel."""
     h, w = image.shape[:2]
     rows, cols = tile_grid(h, w, tile, overlap)
@@ -110,7 +109,6 @@ def classify_tiles(loaded: LoadedModel, image: np.ndarray, tile: int, overlap: f
         for i in range(0, len(crops), batch):
             x = torch.cat([preprocess(np.ascontiguousarray(c), loaded.spec) for c in crops[i:i + batch]])
             out.append(loaded.model(x).softmax(1))
-            progress(min(1.0, (i + batch) / len(crops)))
     probs = torch.cat(out).numpy().reshape(len(rows), len(cols), -1)
     total = np.zeros((h, w, probs.shape[-1]), np.float32)
     count = np.zeros((h, w, 1), np.float32)

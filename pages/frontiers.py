@@ -92,7 +92,8 @@ def scaling_chart() -> None:
     st.query_params["res"] = str(size)
     macs = {k: [cache.arch_profile(k, s).total_macs / 1e9 for s in SCALING_SIZES] for k in COMPARED}
     attention = [tokens.attention_macs(s) / 1e9 for s in SCALING_SIZES]
-    fig = go.Figure([go.Scatter(x=SCALING_SIZES, y=macs[k], name=ARCHS[k].label, mode="lines+markers") for k in COMPARED]
+    fig = go.Figure([go.Scatter(x=SCALING_SIZES, y=macs[k], name=ARCHS[k].label, mode="lines+markers")
+                     for k in COMPARED]
                     + [go.Scatter(x=SCALING_SIZES, y=attention, name="ViT-B/16: attention matrices alone",
                                   mode="lines+markers", line=dict(dash="dot"))])
     fig.add_vline(x=size, line_dash="dash", line_color="grey")
@@ -101,11 +102,12 @@ def scaling_chart() -> None:
     st.plotly_chart(fig, width="stretch", key="fr_scaling")
     i = SCALING_SIZES.index(size)
     cols = st.columns(4)
+    base = SCALING_SIZES.index(224)
     for col, k in zip(cols, COMPARED):
-        col.metric(ARCHS[k].label, f"{macs[k][i]:.1f} GMACs", f"x{macs[k][i] / macs[k][2]:.1f} vs 224",
-                   delta_color="off")
+        col.metric(ARCHS[k].label, f"{macs[k][i]:.1f} GMACs", f"x{macs[k][i] / macs[k][base]:.1f} vs 224",
+                   delta_color="off", delta_arrow="off")
     cols[3].metric("Attention share of ViT", f"{attention[i] / macs['vit_b_16'][i]:.0%}",
-                   f"{tokens.vit_tokens(size):,} tokens", delta_color="off")
+                   f"{tokens.vit_tokens(size):,} tokens", delta_color="off", delta_arrow="off")
 
 
 # ---------------------------------------------------------------- NAS
@@ -176,7 +178,7 @@ def pruning_lab() -> None:
     base, total, _ = cache.pruned_accuracy(0.0)
     m1, m2, m3 = st.columns(3)
     m1.metric("Accuracy", f"{acc:.1%}", f"{(acc - base) * 100:+.1f} points", delta_color="normal")
-    m2.metric("Nonzero parameters", f"{nonzero:,}", f"of {total:,}", delta_color="off")
+    m2.metric("Nonzero parameters", f"{nonzero:,}", f"of {total:,}", delta_color="off", delta_arrow="off")
     m3.metric("Measured sparsity", f"{measured:.1%}", help="Zeros among the conv and linear weights")
     if st.toggle("Show accuracy at every sparsity (20 prunings, a few seconds the first time)", key="fr_prune_curve"):
         levels = list(range(0, 100, 5))
@@ -201,10 +203,8 @@ def quantization_lab() -> None:
             "fr_quant_done"):
         return
     st.session_state["fr_quant_done"] = True
-    x, y, _ = cache.compression_data()
-    fp32, int8 = cache.get_model("shapesnet").model, cache.quantized_shapesnet()
-    acc32, acc8 = compress.accuracy(fp32, x, y), compress.accuracy(int8, x, y)
-    size32, size8 = compress.weight_bytes(fp32), compress.weight_bytes(int8)
+    report = cache.quantization_report()
+    acc32, acc8, size32, size8 = report["acc32"], report["acc8"], report["bytes32"], report["bytes8"]
     st.dataframe(pd.DataFrame([
         {"model": "float32", "accuracy": acc32, "weights (KB)": size32 / 1024},
         {"model": "int8 (torchao)", "accuracy": acc8, "weights (KB)": size8 / 1024}]), hide_index=True,

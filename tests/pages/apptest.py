@@ -21,6 +21,14 @@ def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
+def link_warns_and_falls_back(page: str, query: dict, message: str) -> AppTest:
+    """Open a page from a link with a bad value: no exception or error, a warning naming the problem."""
+    at = open_page(page, **query)
+    assert not at.exception and not at.error
+    assert any(message in w for w in texts(at.warning))
+    return at
+
+
 def upload_photo(at: AppTest, prefix: str, name: str, data: bytes, mime: str = "image/png") -> AppTest:
     """Switch a page's image picker (widget keys `<prefix>_...`) to Upload and upload a file."""
     at.segmented_control(key=f"{prefix}_source").set_value("Upload").run()

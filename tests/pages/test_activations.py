@@ -37,9 +37,7 @@ def test_link_restores_choices_and_parameters():
     ({"block": "block9"}, "`block=block9` is not recognised"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
-    at = open_page(**query)
-    assert not at.exception and not at.error
-    assert any(message in w for w in texts(at.warning))
+    apptest.link_warns_and_falls_back(PAGE, query, message)
 
 
 def test_no_activation_selected_is_a_hint_not_an_error():

@@ -45,9 +45,7 @@ def test_resolution_and_sparsity_follow_the_link():
     ({"trials": "-4"}, "`trials` must be a whole number from 1 to 60"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
-    at = open_page(**query)
-    assert not at.exception and not at.error
-    assert any(message in w for w in texts(at.warning))
+    apptest.link_warns_and_falls_back(PAGE, query, message)
 
 
 def test_too_many_trials_are_capped_with_a_message():

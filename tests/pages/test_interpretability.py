@@ -45,9 +45,7 @@ def test_link_picks_class_and_layer():
     ({"alpha": "7"}, "`alpha` must be a number from 0 to 1"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
-    at = open_page(**query)
-    assert not at.exception and not at.error
-    assert any(message in w for w in texts(at.warning))
+    apptest.link_warns_and_falls_back(PAGE, query, message)
 
 
 def test_slow_methods_sanity_check_and_pointing_game():

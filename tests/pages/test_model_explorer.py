@@ -35,9 +35,7 @@ def test_every_architecture_renders_from_a_link(key):
     ({"arch": "vit_b_16", "size": "300"}, "`size=300` is not recognised"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
-    at = open_page(**query)
-    assert not at.exception and not at.error
-    assert any(message in w for w in texts(at.warning))
+    apptest.link_warns_and_falls_back(PAGE, query, message)
 
 
 def test_resolution_change_rescales_cost_and_explains_reference():

@@ -49,9 +49,7 @@ def test_manual_window_must_be_ordered():
     ({"z": "-1"}, "`z` must be a whole number from 0 to 188"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
-    at = open_page(**query)
-    assert not at.exception and not at.error
-    assert any(message in w for w in texts(at.warning))
+    at = apptest.link_warns_and_falls_back(PAGE, query, message)
     assert len(views(at)) == 3
 
 

@@ -63,9 +63,7 @@ def test_checkerboard_note_appears_only_when_kernel_is_not_a_multiple_of_stride(
     ({"seg": "instances"}, "`seg=instances` is not recognised"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
-    at = open_page(**query)
-    assert not at.exception and not at.error
-    assert any(message in w for w in texts(at.warning))
+    apptest.link_warns_and_falls_back(PAGE, query, message)
 
 
 def test_the_1d_cnn_trains_and_explains():

@@ -143,6 +143,4 @@ def test_batch_bigger_than_the_data_warns():
     ({"arch": "alexnet"}, "`arch=alexnet` is not recognised"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
-    at = open_page(**query)
-    assert not at.exception and not at.error
-    assert any(message in w for w in texts(at.warning))
+    apptest.link_warns_and_falls_back(PAGE, query, message)

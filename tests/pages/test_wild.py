@@ -55,9 +55,7 @@ def test_too_many_tiles_are_refused_with_a_message():
     ({"k": "1000"}, "`k` must be a whole number from 3 to 16"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
-    at = open_page(**query)
-    assert not at.exception and not at.error
-    assert any(message in w for w in texts(at.warning))
+    apptest.link_warns_and_falls_back(PAGE, query, message)
 
 
 @pytest.mark.parametrize("case,make,message", BAD_IMAGES[:5], ids=[c[0] for c in BAD_IMAGES[:5]])
@@ -99,3 +97,44 @@ def test_the_bias_lab_shows_the_collapse_and_the_fix():
     assert fixed["broken test"] > plain["broken test"] + 0.3
     assert any("it learned the colour, not the shape" in w for w in texts(at.warning))
     assert sum("said" in c for c in captions(at)) == 12  # six Grad-CAM examples per model
+
+
+@pytest.fixture
+def vgg19_in_cache():
+    """A VGG19 checkpoint (conv layers, re-initialised) in the test's torch hub cache, for as long as
+    the test runs: the page then offers style transfer as it would with the real weights."""
+    import torch
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from core import cache, style
+
+    path = style.cached_weights_path("vgg19")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    torch.save({f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}, path)
+    cache.style_features.clear()
+    yield
+    path.unlink()
+    cache.style_features.clear()
+
+
+@pytest.mark.slow
+def test_style_transfer_runs_when_vgg19_weights_are_present(vgg19_in_cache):
+    at = open_page()
+    assert not any("Style transfer is off" in i.value for i in at.info)
+    at.slider(key="wild_size").set_value(64).run()
+    at.slider(key="wild_steps").set_value(10).run()
+    at.button(key="wild_paint").click().run()
+    assert at.session_state["wild_style_job"].join(timeout=120)
+    at.run()
+    assert not at.exception
+    assert "After 10 steps" in captions(at)
+
+
+def test_a_bad_style_upload_is_refused_with_a_message(vgg19_in_cache):
+    at = open_page()
+    at.selectbox(key="wild_style").set_value("Upload").run()
+    at.file_uploader(key="wild_style_upload").upload("style.png", b"not an image at all", "image/png")
+    at.run()
+    assert not at.exception
+    assert any("Could not use **style.png**" in e for e in texts(at.error))
