@@ -179,9 +179,9 @@ def tiling_lab() -> None:
     seed = int(c2.number_input("Scene seed", 0, 10_000, ui.query_number("scene", 0, 10_000, 1), key="wild_scene"))
     tile = c3.slider("Tile size (px)", 32, 256, ui.query_number("tile", 32, 256, 96), 16, key="wild_tile")
     overlap = c4.slider("Overlap", 0, 75, ui.query_number("overlap", 0, 75, 50), 25, format="%d%%", key="wild_overlap")
-    min_conf = c5.slider("Show a class from confidence", 0.0, 0.95, 0.0, 0.05, key="wild_minconf",
-                         help="Pixels whose averaged confidence is lower are painted as background.")
-    st.query_params.update(canvas=canvas, scene=str(seed), tile=str(tile), overlap=str(overlap))
+    min_conf = c5.slider("Show a class from confidence", 0.0, 0.95, ui.query_number("conf", 0.0, 0.95, 0.0), 0.05,
+                         key="wild_minconf", help="Pixels whose averaged confidence is lower are painted as background.")
+    st.query_params.update(canvas=canvas, scene=str(seed), tile=str(tile), overlap=str(overlap), conf=f"{min_conf:g}")
     h, w = map(int, canvas.split("x"))
     try:
         rows, cols = tiling.tile_grid(h, w, tile, overlap / 100)

@@ -53,6 +53,7 @@ def test_too_many_tiles_are_refused_with_a_message():
     ({"overlap": "abc"}, "`overlap` must be a whole number from 0 to 75"),
     ({"embedder": "vgg"}, "`embedder=vgg` is not recognised"),
     ({"k": "1000"}, "`k` must be a whole number from 3 to 16"),
+    ({"conf": "nan"}, "`conf` must be a number from 0 to 0.95"),
 ])
 def test_bad_links_warn_and_fall_back(query, message):
     apptest.link_warns_and_falls_back(PAGE, query, message)
