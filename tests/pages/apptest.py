@@ -21,6 +21,11 @@ def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
+def captions(at: AppTest) -> list[str]:
+    """Every image caption on the page, in order."""
+    return [c for img in at.image for c in img.captions]
+
+
 def link_warns_and_falls_back(page: str, query: dict, message: str) -> AppTest:
     """Open a page from a link with a bad value: no exception or error, a warning naming the problem."""
     at = open_page(page, **query)

@@ -5,14 +5,10 @@ import pytest
 
 from tests.inputs.images import BAD_IMAGES
 from tests.pages import apptest
-from tests.pages.apptest import texts, upload_photo
+from tests.pages.apptest import captions, texts, upload_photo
 
 PAGE = "pages/interpretability.py"
 open_page = partial(apptest.open_page, PAGE)
-
-
-def captions(at) -> list[str]:
-    return [c for img in at.image for c in img.captions]
 
 
 def test_default_view_explains_the_top_class():
