@@ -9,9 +9,16 @@ A bank:
         options: [..., ...]         # 2-6 distinct answers
         answer: 1                   # index into options, or a list of indices (choose all that apply)
         explanation: ...            # shown after checking, right or wrong
+
+Each session shows the options in its own seeded order (option_order), and answers are graded by
+the options' original indices, so the position an answer is displayed at tells nothing.
 """
 from __future__ import annotations
 
+import random
+import secrets
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +56,48 @@ class Bank:
 
 
 def grade(question: Question, chosen: set[int] | frozenset[int]) -> bool:
-    """Right only when exactly the correct options are chosen."""
+    """Right only when exactly the correct options are chosen.
+
+    `chosen` holds original option indices (the option's identity in the bank), never displayed
+    positions: map a displayed position p through option_order(...)[p] first.
+    """
     return frozenset(chosen) == question.answer
+
+
+def new_session_seed() -> int:
+    """A fresh random seed for one learner's session (kept by the caller for the whole session)."""
+    return secrets.randbits(64)
+
+
+def option_order(seed: int, section: str, question: Question) -> tuple[int, ...]:
+    """The original option indices in the order this session displays them.
+
+    Depends only on (seed, section, question id): a rerun of the same session shows the same order,
+    another session (another seed) a different one. random.Random hashes a string seed with
+    SHA-512, so unlike hash() the order is the same in every process.
+    """
+    order = list(range(len(question.options)))
+    random.Random(f"{seed}/{section}/{question.id}").shuffle(order)
+    return tuple(order)
+
+
+def first_option_rates(sessions: int = 1000, seed: int = 0,
+                       banks: Sequence[Bank] | None = None) -> dict[tuple[str, str], float]:
+    """For each (section, question id): the share of simulated sessions in which a learner who
+    always picks the first displayed option (and only that one) is right."""
+    banks = [load_bank(s) for s in available_sections()] if banks is None else banks
+    rng = random.Random(seed)
+    session_seeds = [rng.getrandbits(64) for _ in range(sessions)]
+    return {(bank.section, q.id): statistics.fmean(grade(q, {option_order(s, bank.section, q)[0]})
+                                                   for s in session_seeds)
+            for bank in banks for q in bank.questions}
+
+
+def first_option_score(sessions: int = 1000, seed: int = 0) -> float:
+    """Mean share of questions an always-first learner gets right, over all shipped banks and
+    `sessions` simulated sessions. Chance is 1/len(options) per single-answer question and 0 per
+    choose-all question (one tick is never the whole answer)."""
+    return statistics.fmean(first_option_rates(sessions, seed).values())
 
 
 def _nonempty_str(value) -> bool:
