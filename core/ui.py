@@ -237,16 +237,20 @@ def quiz(section: str) -> None:
         st.error(str(err))
         return
     results: dict[str, bool] = st.session_state.setdefault(f"quiz_results_{section}", {})
+    if "quiz_seed" not in st.session_state:  # one shuffle per learner, kept across reruns and pages
+        st.session_state["quiz_seed"] = quizlib.new_session_seed()
     st.subheader(bank.title)
     for n, q in enumerate(bank.questions, 1):
+        # Widgets carry original option indices (keys and values), so an answer is its option's
+        # identity: it stays put across reruns and is graded wherever the option is displayed.
+        order = quizlib.option_order(st.session_state["quiz_seed"], section, q)
         with st.form(f"quiz_{section}_{q.id}"):
             st.markdown(f"**{n}. {q.prompt}**")
             if q.multiple:
                 st.caption("Choose all that apply.")
-                chosen = {i for i, option in enumerate(q.options)
-                          if st.checkbox(option, key=f"quiz_{section}_{q.id}_{i}")}
+                chosen = {i for i in order if st.checkbox(q.options[i], key=f"quiz_{section}_{q.id}_{i}")}
             else:
-                pick = st.radio("Your answer", range(len(q.options)), index=None, format_func=q.options.__getitem__,
+                pick = st.radio("Your answer", order, index=None, format_func=q.options.__getitem__,
                                 key=f"quiz_{section}_{q.id}", label_visibility="collapsed")
                 chosen = set() if pick is None else {pick}
             if st.form_submit_button("Check"):
