@@ -1,9 +1,12 @@
 import copy
+import statistics
+from collections import Counter
 
 import pytest
 import yaml
 
-from core.quiz import QuizBankError, available_sections, grade, load_bank, parse_bank
+from core.quiz import (Question, QuizBankError, available_sections, first_option_rates, first_option_score, grade,
+                       load_bank, new_session_seed, option_order, parse_bank)
 
 GOOD = {
     "section": "demo",
@@ -77,3 +80,86 @@ def test_invalid_yaml_and_missing_file(tmp_path):
         load_bank("missing", tmp_path)
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(GOOD))
     assert load_bank("demo", tmp_path).title == "Demo"
+
+
+# ---------------------------------------------------------------- shuffled options
+SEEDS = range(2000)
+FOUR = Question("q", "Pick a", ("a", "b", "c", "d"), frozenset({0}), "It is a.")
+
+
+def _demo_questions():
+    return parse_bank(GOOD, "demo").questions
+
+
+def test_option_order_is_a_stable_permutation_of_the_options():
+    single, multi = _demo_questions()
+    # Pinned: computed in another process, so the order survives a restart (str hash() would not).
+    assert option_order(42, "demo", FOUR) == (2, 1, 3, 0)
+    assert option_order(42, "demo", FOUR) == option_order(42, "demo", FOUR)
+    for q in (single, multi, FOUR):
+        assert sorted(option_order(7, "demo", q)) == list(range(len(q.options)))
+
+
+def test_option_order_varies_with_the_session_and_the_question():
+    orders = Counter(option_order(s, "demo", FOUR) for s in SEEDS)
+    assert len(orders) == 24  # every permutation of 4 options turns up
+    firsts = Counter(order[0] for order in orders.elements())
+    assert all(0.2 < firsts[i] / len(SEEDS) < 0.3 for i in range(4))  # each option leads ~1/4 of sessions
+    # Within one session, questions (and banks) are not all shuffled the same way.
+    other = Question("r", FOUR.prompt, FOUR.options, FOUR.answer, FOUR.explanation)
+    assert sum(option_order(s, "demo", FOUR) != option_order(s, "demo", other) for s in SEEDS) > 1800
+    assert sum(option_order(s, "demo", FOUR) != option_order(s, "other", FOUR) for s in SEEDS) > 1800
+    assert len({new_session_seed() for _ in range(20)}) == 20
+
+
+def test_grading_follows_the_options_identity_not_their_position():
+    single, multi = _demo_questions()
+    outcomes = set()
+    for seed in range(50):
+        order = option_order(seed, "demo", single)
+        shown = [single.options[i] for i in order]
+        clicked = order[shown.index("4")]  # the learner clicks the text "4" wherever it is shown
+        assert grade(single, {clicked})
+        outcomes.add(grade(single, {order[0]}))  # the first shown option is right only sometimes
+        m_order = option_order(seed, "demo", multi)
+        ticked = {i for i in m_order if multi.options[i] in {"2", "4"}}
+        assert grade(multi, ticked) and not grade(multi, {m_order[0]})
+    assert outcomes == {True, False}
+
+
+def _chance(question) -> float:
+    """Odds that one random tick is exactly the answer: 1/n for one answer, 0 for choose-all."""
+    return 0.0 if question.multiple else 1 / len(question.options)
+
+
+@pytest.fixture(scope="module")
+def always_first():
+    return first_option_rates(sessions=len(SEEDS), seed=1)
+
+
+def test_an_always_first_learner_scores_at_chance_on_every_question(always_first):
+    questions = {(s, q.id): q for s in available_sections() for q in load_bank(s).questions}
+    assert always_first.keys() == questions.keys()
+    for key, rate in always_first.items():
+        # 2,000 sessions: one standard deviation of a 1-in-4 rate is about 0.01.
+        assert abs(rate - _chance(questions[key])) < 0.05, key
+    expected = statistics.fmean(_chance(q) for q in questions.values())
+    mean = statistics.fmean(always_first.values())
+    assert abs(mean - expected) < 0.01
+    assert mean < 0.3  # before shuffling, always-first scored 40 of 77 (0.52), 6/6 on four banks
+    assert abs(first_option_score(sessions=200) - expected) < 0.03
+
+
+@pytest.mark.parametrize("section", available_sections())
+def test_no_bank_concentrates_its_answers_in_one_position(section):
+    questions = load_bank(section).questions
+    singles = Counter(next(iter(q.answer)) for q in questions if not q.multiple)
+    assert len(questions) < 6 or max(singles.values()) <= len(questions) / 2, singles
+    assert len(singles) >= 3, singles  # the answers use at least three of the four positions
+
+
+def test_choose_all_questions_do_not_always_leave_the_same_position_wrong():
+    wrong = [frozenset(range(len(q.options))) - q.answer
+             for s in available_sections() for q in load_bank(s).questions if q.multiple]
+    assert len(wrong) >= 2 and len(set(wrong)) > 1
+    assert not frozenset.intersection(*wrong)  # no position is wrong in every one of them
