@@ -100,6 +100,44 @@ def first_option_score(sessions: int = 1000, seed: int = 0) -> float:
     return statistics.fmean(first_option_rates(sessions, seed).values())
 
 
+def length_pick_rates(pick=max, banks: Sequence[Bank] | None = None) -> dict[tuple[str, str], float]:
+    """For each single-answer question (section, question id): how often a learner who picks the
+    option with the most characters (pick=max) or the fewest (pick=min) is right, a tie split evenly
+    between the tied options. Choose-all questions are left out: one pick is never their answer.
+
+    Shuffling cannot hide this cue, since the options' texts are the same in every session; only
+    distractors written with the same care and length as the answer can.
+    """
+    banks = [load_bank(s) for s in available_sections()] if banks is None else banks
+    rates = {}
+    for bank in banks:
+        for q in bank.questions:
+            if q.multiple:
+                continue
+            lengths = [len(option) for option in q.options]
+            tied = {i for i, n in enumerate(lengths) if n == pick(lengths)}
+            rates[(bank.section, q.id)] = len(q.answer & tied) / len(tied)
+    return rates
+
+
+def length_pick_scores_by_bank(pick=max, banks: Sequence[Bank] | None = None) -> dict[str, tuple[float, int]]:
+    """Per bank: (mean length_pick_rates over its single-answer questions, how many there are)."""
+    per_bank: dict[str, list[float]] = {}
+    for (section, _), rate in length_pick_rates(pick, banks).items():
+        per_bank.setdefault(section, []).append(rate)
+    return {section: (statistics.fmean(rates), len(rates)) for section, rates in per_bank.items()}
+
+
+def longest_option_score(banks: Sequence[Bank] | None = None) -> float:
+    """Share of single-answer questions an always-pick-the-longest learner gets right."""
+    return statistics.fmean(length_pick_rates(max, banks).values())
+
+
+def shortest_option_score(banks: Sequence[Bank] | None = None) -> float:
+    """Share of single-answer questions an always-pick-the-shortest learner gets right."""
+    return statistics.fmean(length_pick_rates(min, banks).values())
+
+
 def _nonempty_str(value) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
