@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from core.quiz import (Question, QuizBankError, available_sections, first_option_rates, first_option_score, grade,
-                       load_bank, new_session_seed, option_order, parse_bank)
+                       length_pick_rates, length_pick_scores_by_bank, load_bank, longest_option_score,
+                       new_session_seed, option_order, parse_bank, shortest_option_score)
 
 GOOD = {
     "section": "demo",
@@ -163,3 +164,34 @@ def test_choose_all_questions_do_not_always_leave_the_same_position_wrong():
              for s in available_sections() for q in load_bank(s).questions if q.multiple]
     assert len(wrong) >= 2 and len(set(wrong)) > 1
     assert not frozenset.intersection(*wrong)  # no position is wrong in every one of them
+
+
+# ---------------------------------------------------------------- length cues
+def test_length_pick_rates_split_ties_and_leave_out_choose_all():
+    raw = copy.deepcopy(GOOD)
+    raw["questions"] = [
+        {"id": "long", "prompt": "?", "options": ["a", "bbb", "cc"], "answer": 1, "explanation": "."},
+        {"id": "tie", "prompt": "?", "options": ["xx", "yy", "z"], "answer": 0, "explanation": "."},
+        {"id": "short", "prompt": "?", "options": ["a", "bb"], "answer": 0, "explanation": "."},
+        GOOD["questions"][1],  # choose-all: one pick is never its answer, so it is not counted
+    ]
+    bank = parse_bank(raw, "demo")
+    assert length_pick_rates(max, [bank]) == {("demo", "long"): 1.0, ("demo", "tie"): 0.5, ("demo", "short"): 0.0}
+    assert length_pick_rates(min, [bank]) == {("demo", "long"): 0.0, ("demo", "tie"): 0.0, ("demo", "short"): 1.0}
+    assert longest_option_score([bank]) == 0.5 and shortest_option_score([bank]) == pytest.approx(1 / 3)
+    assert length_pick_scores_by_bank(max, [bank]) == {"demo": (0.5, 3)}
+
+
+@pytest.mark.parametrize("pick", [max, min], ids=["longest", "shortest"])
+def test_the_longest_or_shortest_option_does_not_give_the_answer_away(pick):
+    singles = {(s, q.id) for s in available_sections() for q in load_bank(s).questions if not q.multiple}
+    rates = length_pick_rates(pick)
+    assert rates.keys() == singles
+    # Chance is 1/4 on most questions. Before the distractors were rewritten, always picking the
+    # longest option was right on 0.90 of the 71 single-answer questions (shortest: 0.02).
+    score = longest_option_score() if pick is max else shortest_option_score()
+    assert score == statistics.fmean(rates.values()) and score <= 0.35
+    by_bank = length_pick_scores_by_bank(pick)
+    assert by_bank.keys() == set(available_sections())
+    for section, (bank_score, count) in by_bank.items():
+        assert count < 5 or bank_score <= 0.5, (section, bank_score, count)
