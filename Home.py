@@ -1,15 +1,13 @@
-"""CNN Lab entry point: page config, the course-section router, and the Home page (section 1)."""
+"""CNN Lab entry point: the page config and the course-section sidebar come first, before anything
+heavy is imported, so a fresh server paints at once; then the chosen page runs. Home (section 1) is
+defined here and imports PyTorch and the app's modules only when it runs."""
 from __future__ import annotations
 
-import plotly.graph_objects as go
+import sys
+
 import streamlit as st
 
-from core import cache, ui
-from core.features import first_conv, strongest_channels
-from core.navigation import sections
-from core.viz import COLORMAPS, channel_grid, colorize, filter_grid, overlay, upscale
-
-VISION_MODELS = ("shapesnet", "simplecnn_shapes", "resnet18", "mobilenet_v3_small")
+from core.navigation import PAGES, sections
 
 INTRO = """
 A **convolutional neural network** (CNN) is a network built for data laid out on a grid, such as
@@ -35,20 +33,27 @@ PIPELINE = """photo (3 x 32 x 32)
   -> flatten (2,048 numbers) -> linear layer         class scores
   -> softmax (inside the loss)                       class probabilities"""
 
+VISION_MODELS = ("shapesnet", "simplecnn_shapes", "resnet18", "mobilenet_v3_small")
+
 
 def home() -> None:
+    from core import ui
+
     st.title("CNN Lab")
     st.markdown(INTRO)
     with st.expander("The course's first CNN, layer by layer"):
         st.code(PIPELINE, language=None)
-        st.caption("This is the SimpleCNN in the model list below; the project trained it on synthetic shapes.")
+        st.caption("This is the SimpleCNN in the model list below; the project trained it on synthetic shapes "
+                   "(its last layer gives each shape its own sigmoid rather than one softmax over all five, so "
+                   "it can also say that it sees none of them).")
 
     st.header("CNN vision: what each layer sees")
+    default_model, default_source = ui.photo_defaults()
     left, right = st.columns(2)
     with left:
-        photo = ui.image_picker("home")
+        photo = ui.image_picker("home", default_source=default_source)
     with right:
-        loaded = ui.model_picker(VISION_MODELS, "home")
+        loaded = ui.model_picker(VISION_MODELS, "home", default=default_model)
     if photo is not None and loaded is not None:
         vision_viewer(photo.pixels, loaded)
 
@@ -57,6 +62,10 @@ def home() -> None:
 
 
 def vision_viewer(pixels, loaded) -> None:
+    from core import cache
+    from core.features import first_conv, strongest_channels
+    from core.viz import colorize, filter_grid, upscale
+
     maps, preds = cache.cnn_vision(loaded.spec.key, pixels)
     size = loaded.spec.input_size
     photo_col, pred_col = st.columns(2)
@@ -64,10 +73,7 @@ def vision_viewer(pixels, loaded) -> None:
         st.image(pixels, caption=f"Your photo, {pixels.shape[1]}x{pixels.shape[0]}. "
                  f"The model sees it resized to {size}x{size}.", width="stretch")
     with pred_col:
-        st.plotly_chart(_prediction_chart(preds), width="stretch")
-        if loaded.spec.kind == "shipped":
-            st.caption("This model only knows five synthetic shapes, so on a real photo its answer is "
-                       "a forced choice. Try the *Synthetic shapes* source to see it work.")
+        predictions(loaded, preds)
 
     st.subheader("First-layer filters")
     conv = first_conv(loaded.model)
@@ -85,8 +91,30 @@ def vision_viewer(pixels, loaded) -> None:
     layer_explorer(maps, pixels, loaded.spec.key)
 
 
+def predictions(loaded, preds: list[tuple[str, float]]) -> None:
+    """The model's answer: the top-5 of a softmax model, or every class of a multi-label one with its
+    own probability and the line it must cross to count as found."""
+    from core.models import NONE_BELOW, sees_nothing
+
+    st.plotly_chart(_prediction_chart(preds, loaded.spec.multilabel), width="stretch")
+    if not loaded.spec.multilabel:
+        return
+    found = [name for name, p in preds if p >= NONE_BELOW]
+    name, p = preds[0]
+    if sees_nothing(loaded.spec, preds):
+        st.info(f"**None of my classes.** This model knows only five synthetic shapes ({', '.join(loaded.class_names)}) "
+                f"and finds none of them here: its highest score is {name} at {p:.0%}, below {NONE_BELOW:.0%}. "
+                "Try the *Synthetic shapes* source to see it work.")
+    else:
+        st.success(f"Found: **{', '.join(found)}**. Each shape has its own sigmoid, so every shape present can "
+                   "score high at once; the scores need not add up to 100%.")
+
+
 @st.fragment
 def layer_explorer(maps, pixels, model_key: str) -> None:
+    from core.features import strongest_channels
+    from core.viz import COLORMAPS, channel_grid, overlay
+
     names = list(maps)
     pick, style = st.columns([3, 1])
     # Keys carry the model/layer: their options differ, so each gets its own widget state.
@@ -106,19 +134,46 @@ def layer_explorer(maps, pixels, model_key: str) -> None:
                  caption=f"{layer}, channel {channel}, upsampled from {h}x{w} onto the photo.", width="stretch")
 
 
-def _prediction_chart(preds: list[tuple[str, float]]) -> go.Figure:
+def _prediction_chart(preds: list[tuple[str, float]], multilabel: bool):
+    import plotly.graph_objects as go
+
+    from core.models import NONE_BELOW
+
     labels = [name for name, _ in preds][::-1]
     probs = [p for _, p in preds][::-1]
     fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", text=[f"{p:.1%}" for p in probs]))
-    fig.update_layout(title="Top predictions", xaxis=dict(range=[0, 1], tickformat=".0%"),
-                      height=260, margin=dict(l=10, r=10, t=40, b=10))
+    if multilabel:
+        fig.add_vline(x=NONE_BELOW, line_dash="dot", annotation_text="found", annotation_position="top")
+    fig.update_layout(title="Each shape's own probability" if multilabel else "Top predictions",
+                      xaxis=dict(range=[0, 1], tickformat=".0%"), height=260, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
+def course_sidebar() -> None:
+    """The course's sections and pages, drawn by the app (the automatic list of pages/ file names is
+    switched off in .streamlit/config.toml, so it never shows, not even before this runs)."""
+    with st.sidebar:
+        for section, pages in sections().items():
+            st.caption(section)
+            for p in pages:
+                st.page_link(routes[p], label=p.title, icon=p.icon)
+
+
+def load_pytorch_once() -> None:
+    """On a fresh server the first run imports PyTorch and the app's modules (seconds): say so, in
+    place of the page, rather than leave the main area blank."""
+    if "torch" in sys.modules:
+        return
+    slot = st.empty()
+    with slot.status("Loading PyTorch... (once, when the server starts)"):
+        import core.ui  # noqa: F401  torch, the model registry and the widgets
+    slot.empty()
+
+
 st.set_page_config(page_title="CNN Lab", page_icon=":material/neurology:", layout="wide")
-nav = st.navigation({
-    section: [st.Page(home if p.script is None else p.script, title=p.title, icon=p.icon, default=p.script is None)
-              for p in pages]
-    for section, pages in sections().items()
-})
+routes = {p: st.Page(home if p.script is None else p.script, title=p.title, icon=p.icon, default=p.script is None)
+          for p in PAGES}
+nav = st.navigation(list(routes.values()), position="hidden")
+course_sidebar()
+load_pytorch_once()
 nav.run()

@@ -37,6 +37,8 @@ Groups:
            similarity_query_ms      one query against the 252-image gallery: embed the photo (ShapesNet) and
                                     rank every entry by cosine (median of 50)
            deploy_onnx_speedup      ShapesNet batch-1 latency, PyTorch eager / ONNX Runtime (30 interleaved rounds)
+  lessons  pointing_game_scenes, pointing_game_scenes_centre, pointing_game_scenes_random, tiling_miou,
+           photo_max_shape_prob, shapes_ece, quiz_first_option_score: see bench/lessons.py
   frontiers quant_speedup           ShapesNet at batch 64: float32 / int8 time per batch, both compiled by
                                     Inductor (torchao PT2E int8 graph), 15 interleaved rounds
            quant_speedup_b1         the same at batch 1
@@ -430,9 +432,15 @@ def frontiers_group() -> None:
     emit("nas_trial_s", statistics.mean(t.seconds for t in trials), "s")
 
 
+def lessons_group() -> None:
+    from bench import lessons
+
+    lessons.run(emit)
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
           "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group,
-          "wild": wild_group, "frontiers": frontiers_group}
+          "wild": wild_group, "frontiers": frontiers_group, "lessons": lessons_group}
 
 
 def main(argv: list[str]) -> None:

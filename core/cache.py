@@ -2,6 +2,9 @@
 
 Models are shared by every session. Pure inference may run concurrently; anything that adds
 hooks or needs gradients takes ``LoadedModel.lock`` (see core.features / core.models).
+
+Each cached function imports the modules it needs when it first runs, so a page pays only for
+what it uses (opening Home never imports captum, nibabel, onnx or tensorboard).
 """
 from __future__ import annotations
 
@@ -13,8 +16,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import (activations, blocks, compress, csvdata, data, deploy, explain, features, imagefolder, images, models,
-                  profile, quiz, similarity, style, tiling, training, transfer, volumes)
+from typing import TYPE_CHECKING
+
+from core import models
+
+if TYPE_CHECKING:
+    from core import data, deploy, profile, quiz, scenes, similarity, tiling, transfer, volumes
 
 
 def _available_cores() -> int:
@@ -27,29 +34,55 @@ def _available_cores() -> int:
 torch.set_num_threads(_available_cores())
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading model...")
 def get_model(key: str) -> models.LoadedModel:
+    """The process's shared instance of a registry model. A torchvision model loaded before its
+    ImageNet weights arrived (random weights) is loaded again once they are in the cache."""
+    from core import weights
+
+    spec = models.REGISTRY.get(key)
+    return _model(key, spec is not None and spec.kind == "torchvision" and weights.available(key))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading model...")
+def _model(key: str, weights_cached: bool) -> models.LoadedModel:
     return models.load_model(key)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sample_photo(name: str) -> np.ndarray:
+    from core import images
+
     return images.sample_photo(name)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def synthetic_photo(seed: int) -> np.ndarray:
-    return data.shapes_scene(seed=seed)
+@st.cache_resource(max_entries=16, show_spinner=False)
+def synthetic_scene(seed: int) -> scenes.Scene:
+    """The image picker's shapes scene for a seed (read-only: callers must not modify it)."""
+    from core import scenes
+
+    return scenes.lesson_scene(seed=seed)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def pointing_scenes(n: int) -> list[scenes.Scene]:
+    """The pointing game's held-out scenes (read-only)."""
+    from core import scorecard
+
+    return scorecard.pointing_scenes(n)
 
 
 @st.cache_resource(show_spinner=False)
 def quiz_bank(section: str) -> quiz.Bank:
+    from core import quiz
+
     return quiz.load_bank(section)
 
 
 @st.cache_data(max_entries=8, show_spinner="Running the CNN...")
 def cnn_vision(model_key: str, pixels: np.ndarray) -> tuple[dict[str, torch.Tensor], list[tuple[str, float]]]:
     """Every conv layer's feature maps and the top-5 predictions for one photo."""
+    from core import features
+
     loaded = get_model(model_key)
     x = models.preprocess(pixels, loaded.spec)
     maps, logits = features.feature_maps(loaded, x, features.conv_layers(loaded.model))
@@ -59,6 +92,8 @@ def cnn_vision(model_key: str, pixels: np.ndarray) -> tuple[dict[str, torch.Tens
 @st.cache_data(max_entries=8, show_spinner=False)
 def preactivation_map(pixels: np.ndarray, block: str) -> np.ndarray:
     """ShapesNet's pre-ReLU output of one block for a photo, (C, h, w). Plain inference: no lock needed."""
+    from core import activations
+
     loaded = get_model("shapesnet")
     x = models.preprocess(pixels, loaded.spec)
     return activations.preactivations(loaded.model.features, x, block)[0].numpy()
@@ -67,6 +102,8 @@ def preactivation_map(pixels: np.ndarray, block: str) -> np.ndarray:
 @st.cache_data(max_entries=4, show_spinner="Running 64 shapes through the model...")
 def shapes_preactivations(block: str, n: int = 64) -> np.ndarray:
     """Pre-ReLU outputs (N, C, H, W) of one ShapesNet block over a fixed batch of synthetic shapes."""
+    from core import activations, data
+
     loaded = get_model("shapesnet")
     batch = data.make_shapes(n, seed=2024)
     x = torch.cat([models.preprocess(img, loaded.spec) for img in batch.images])
@@ -76,11 +113,15 @@ def shapes_preactivations(block: str, n: int = 64) -> np.ndarray:
 @st.cache_data(max_entries=128, show_spinner=False)
 def arch_profile(key: str, size: int) -> profile.Profile:
     """Meta-device profile of an architecture (no weights allocated; shared by every session)."""
+    from core import profile
+
     return profile.profile(key, size)
 
 
 @st.cache_data(show_spinner="Loading the block diagram...")
 def block_diagram(family: str) -> str:
+    from core import blocks
+
     return blocks.block_dot(family)
 
 
@@ -88,6 +129,8 @@ def block_diagram(family: str) -> str:
 def layer_shapes(model_key: str, _loaded: models.LoadedModel | None = None) -> dict[str, tuple[int, ...]]:
     """Every layer's output shape for the model's input size (from one forward pass). ``_loaded``
     passes a model that is not in the registry (a session-trained one; its key is unique)."""
+    from core import explain
+
     loaded = _loaded or get_model(model_key)
     s = loaded.spec.input_size
     return explain.layer_shapes(loaded, torch.zeros(1, 3, s, s))
@@ -96,6 +139,8 @@ def layer_shapes(model_key: str, _loaded: models.LoadedModel | None = None) -> d
 @st.cache_resource(max_entries=4, show_spinner="Loading the volume...")
 def sample_volume(name: str) -> volumes.Volume:
     """A bundled volume, decoded once per process (read-only: callers must not modify it)."""
+    from core import volumes
+
     return volumes.load_path(volumes.sample_volumes()[name])
 
 
@@ -108,6 +153,8 @@ def predict_volume(grid: np.ndarray) -> list[tuple[int, float]]:
 @st.cache_data(max_entries=8, show_spinner="Computing the 3D Grad-CAM...")
 def cam_volume(grid: np.ndarray) -> np.ndarray:
     """3D Grad-CAM of the lesion class for a volume on the model grid (64^3)."""
+    from core import explain
+
     loaded = get_model("lesion3d")
     return explain.cam(loaded, torch.from_numpy(grid)[None, None], "Grad-CAM", loaded.spec.target_layer, 1)
 
@@ -116,6 +163,8 @@ def cam_volume(grid: np.ndarray) -> np.ndarray:
 @st.cache_resource(max_entries=4, show_spinner="Preparing the dataset...")
 def training_dataset(name: str, limit: int) -> data.ImageDataset:
     """A built-in dataset by name, at most ``limit`` images (synthetic shapes are drawn to that count)."""
+    from core import data
+
     if name == "Synthetic shapes":
         return data.make_shapes(limit, seed=2026)
     if name == "Digits (scikit-learn)":
@@ -125,6 +174,8 @@ def training_dataset(name: str, limit: int) -> data.ImageDataset:
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the zip...")
 def _uploaded_dataset(digest: str, _data: bytes, name: str) -> tuple[data.ImageDataset, list[str]]:
+    from core import imagefolder
+
     return imagefolder.read_imagefolder_zip(_data, name)
 
 
@@ -137,6 +188,8 @@ def uploaded_dataset(payload: bytes, name: str) -> tuple[str, data.ImageDataset,
 @st.cache_resource(max_entries=6, show_spinner="Splitting and resizing...")
 def training_split(source: str, limit: int, size: int, val_fraction: float, seed: int, _ds: data.ImageDataset):
     """Train/validation tensors shared by every run on the same data (``source`` names _ds)."""
+    from core import training
+
     return training.split_dataset(_ds, size=size, val_fraction=val_fraction, limit=limit, seed=seed)
 
 
@@ -147,6 +200,8 @@ TRANSFER_INPUT = {"resnet18": 112, "mobilenet_v3_small": 112}  # below ImageNet'
 @st.cache_resource(max_entries=4, show_spinner="Preparing the backbone...")
 def transfer_backbone(key: str) -> transfer.Backbone:
     """A registry model cut into stages. Shared: TransferNet copies the body before training it."""
+    from core import transfer
+
     backbone = transfer.backbone_from_loaded(get_model(key))
     backbone.input_size = TRANSFER_INPUT.get(key, backbone.input_size)
     return backbone
@@ -155,6 +210,8 @@ def transfer_backbone(key: str) -> transfer.Backbone:
 @st.cache_resource(max_entries=4, show_spinner="Drawing the target task...")
 def transfer_data(target: str) -> tuple[data.ImageDataset, data.ImageDataset]:
     """A built-in target task as (pool to draw training shots from, fixed test set)."""
+    from core import data, transfer
+
     if target == "New shapes (hexagon, heart, arrow)":
         return (data.make_shapes(600, seed=71, classes=data.EXTRA_SHAPES),
                 data.make_shapes(150, seed=72, classes=data.EXTRA_SHAPES))
@@ -166,44 +223,61 @@ def transfer_data(target: str) -> tuple[data.ImageDataset, data.ImageDataset]:
 @st.cache_resource(max_entries=3, show_spinner="Resizing the task for the backbone...")
 def transfer_task(backbone_key: str, target_key: str, _backbone: transfer.Backbone, _pool: data.ImageDataset,
                   _test: data.ImageDataset, name: str) -> transfer.Task:
+    from core import transfer
+
     return transfer.make_task(_pool, _test, _backbone, name)
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the signals...")
 def signals_csv(payload: bytes, name: str):
     """An uploaded signals CSV, parsed once per content (see core.csvdata.read_signals_csv)."""
+    from core import csvdata
+
     return csvdata.read_signals_csv(payload, name)
 
 
 # ---------------------------------------------------------------- CNNs in the wild (read-only, shared)
 @st.cache_resource(show_spinner="Building the gallery (252 images)...")
 def similarity_gallery() -> similarity.Gallery:
+    from core import similarity
+
     return similarity.build_gallery()
 
 
 @st.cache_resource(max_entries=2, show_spinner="Embedding the gallery...")
 def similarity_index(model_key: str) -> similarity.Index:
+    from core import similarity
+
     return similarity.build_index(get_model(model_key), similarity_gallery())
 
 
 @st.cache_resource(max_entries=3, show_spinner="Drawing the scene...")
-def tiling_scene(height: int, width: int, seed: int) -> tiling.Scene:
+def tiling_scene(height: int, width: int, seed: int) -> scenes.Scene:
+    from core import tiling
+
     return tiling.make_scene(height, width, seed=seed)
 
 
 @st.cache_resource(max_entries=3, show_spinner="Classifying the tiles...")
-def tile_map(height: int, width: int, seed: int, tile: int, overlap: float) -> tiling.TileMap:
-    return tiling.classify_tiles(get_model("shapesnet"), tiling_scene(height, width, seed).image, tile, overlap)
+def tile_map(height: int, width: int, seed: int, tile: int, overlap: float, localise: bool) -> tiling.TileMap:
+    from core import tiling
+
+    return tiling.classify_tiles(get_model("shapesnet"), tiling_scene(height, width, seed).image, tile, overlap,
+                                 localise=localise)
 
 
 @st.cache_resource(show_spinner="Loading VGG19...")
 def style_features():
     """VGG19's frozen conv layers with ImageNet weights, or (None, why not). Shared: only the image trains."""
+    from core import style
+
     return style.vgg19_features()
 
 
 @st.cache_resource(max_entries=2, show_spinner="Exporting to TorchScript and ONNX...")
 def deployed(model_key: str) -> list[deploy.Served]:
+    from core import deploy
+
     loaded = get_model(model_key)
     return deploy.serve_all(loaded.model, loaded.spec.input_size)
 
@@ -212,6 +286,8 @@ def deployed(model_key: str) -> list[deploy.Served]:
 @st.cache_resource(show_spinner="Drawing 600 held-out shapes...")
 def compression_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """ShapesNet-ready held-out shapes (x, y) and 200 other images to calibrate int8 ranges on."""
+    from core import data, training
+
     spec = models.REGISTRY["shapesnet"]
     test, calib = data.make_shapes(600, seed=4242), data.make_shapes(200, seed=4343)
     return (training.dataset_tensor(test, spec.input_size, spec.mean, spec.std), torch.from_numpy(test.labels),
@@ -229,6 +305,8 @@ def _shapesnet_copy() -> torch.nn.Module:
 @st.cache_data(max_entries=64, show_spinner=False)
 def pruned_accuracy(sparsity: float) -> tuple[float, int, float]:
     """(accuracy, nonzero parameters, measured sparsity) of ShapesNet pruned to ``sparsity``."""
+    from core import compress
+
     x, y, _ = compression_data()
     model = compress.pruned(_shapesnet_copy(), sparsity)
     return compress.accuracy(model, x, y), compress.nonzero_params(model), compress.sparsity(model)
@@ -237,6 +315,8 @@ def pruned_accuracy(sparsity: float) -> tuple[float, int, float]:
 @st.cache_resource(show_spinner="Quantizing ShapesNet to int8 (torchao)...")
 def quantized_shapesnet():
     """ShapesNet statically quantized to int8 with torchao's x86 quantizer, calibrated on 200 shapes."""
+    from core import compress
+
     _, _, calib = compression_data()
     return compress.quantize_int8(_shapesnet_copy(), calib)
 
@@ -244,6 +324,8 @@ def quantized_shapesnet():
 @st.cache_data(show_spinner="Scoring both models on 600 shapes...")
 def quantization_report() -> dict[str, float]:
     """Accuracy and weight bytes of float32 and int8 ShapesNet on the held-out shapes."""
+    from core import compress
+
     x, y, _ = compression_data()
     fp32, int8 = get_model("shapesnet").model, quantized_shapesnet()
     return {"acc32": compress.accuracy(fp32, x, y), "acc8": compress.accuracy(int8, x, y),
@@ -253,6 +335,8 @@ def quantization_report() -> dict[str, float]:
 @st.cache_resource(max_entries=2, show_spinner=False)
 def compiled_pair(batch: int):
     """(fp32 compiled, int8 compiled, note) of ShapesNet for a batch size: compiled once per process."""
+    from core import compress
+
     x, _, _ = compression_data()
     example = x[:batch]
     fp32, why32 = compress.compiled(_shapesnet_copy(), example)

@@ -88,35 +88,51 @@ def textured_background(size: int, rng: np.random.Generator) -> np.ndarray:
     return bg
 
 
+def shape_mask_at(kind: str, shape: tuple[int, int], cx: float, cy: float, r: float, angle: float) -> np.ndarray:
+    """A bool (H, W) mask of one shape of 'radius' r centred at (cx, cy), rotated by angle (radians;
+    circles ignore it). Drawn at 16x sub-pixel precision so small shapes keep their outline."""
+    mask_u8 = np.zeros(shape, np.uint8)
+    if kind == "circle":
+        cv2.circle(mask_u8, (int(cx * 16), int(cy * 16)), int(r * 0.9 * 16), 1, -1, cv2.LINE_8, shift=4)
+    else:
+        pts = np.round(_polygon(kind, cx, cy, r, angle) * 16).astype(np.int32)
+        cv2.fillPoly(mask_u8, [pts], 1, cv2.LINE_8, shift=4)
+    return mask_u8.astype(bool)
+
+
 def shape_mask(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """A bool mask of one shape of the given kind at a random place, size and angle."""
     r = rng.uniform(0.2, 0.36) * size
     margin = r * 1.05
     cx, cy = rng.uniform(margin, size - margin, 2)
-    mask_u8 = np.zeros((size, size), np.uint8)
-    if kind == "circle":
-        # Drawn at 16x sub-pixel precision so small circles stay round.
-        cv2.circle(mask_u8, (int(cx * 16), int(cy * 16)), int(r * 0.9 * 16), 1, -1, cv2.LINE_8, shift=4)
+    angle = 0.0 if kind == "circle" else rng.uniform(0, 2 * np.pi)
+    return shape_mask_at(kind, (size, size), cx, cy, r, angle)
+
+
+def paint_shape(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, contrast: float,
+                reference: np.ndarray | None = None) -> None:
+    """Fill the mask on a float32 RGB image in place with a colour at least ``contrast`` (RGB
+    distance) away from ``reference`` (default: the mean colour around the shape), plus a little
+    noise, so the shape is always visible."""
+    if reference is None:
+        ys, xs = np.nonzero(mask)
+        pad = max(2, int(np.ptp(ys) + np.ptp(xs)) // 4)
+        around = image[max(0, ys.min() - pad):ys.max() + pad + 1, max(0, xs.min() - pad):xs.max() + pad + 1]
+        reference = around.reshape(-1, 3).mean(0)
+    for _ in range(20):
+        fg = rng.uniform(0, 255, 3)
+        if np.linalg.norm(fg - reference) > contrast:
+            break
     else:
-        pts = np.round(_polygon(kind, cx, cy, r, rng.uniform(0, 2 * np.pi)) * 16).astype(np.int32)
-        cv2.fillPoly(mask_u8, [pts], 1, cv2.LINE_8, shift=4)
-    return mask_u8.astype(bool)
+        fg = 255.0 - reference
+    image[mask] = fg + rng.normal(0, 6, (int(mask.sum()), 3))
 
 
 def draw_shape(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One RGB uint8 image with one random shape on a textured background, and its bool mask."""
-    bg = textured_background(size, rng)
+    img = textured_background(size, rng)
     mask = shape_mask(kind, size, rng)
-    # A foreground colour well away from the background's mean, so the shape is always visible.
-    bg_mean = bg.reshape(-1, 3).mean(0)
-    for _ in range(20):
-        fg = rng.uniform(0, 255, 3)
-        if np.linalg.norm(fg - bg_mean) > 120:
-            break
-    else:
-        fg = 255.0 - bg_mean
-    img = bg
-    img[mask] = fg + rng.normal(0, 6, (int(mask.sum()), 3))
+    paint_shape(img, mask, rng, 120, reference=img.reshape(-1, 3).mean(0))
     img += rng.normal(0, rng.uniform(2, 10), img.shape)
     return np.clip(img, 0, 255).astype(np.uint8), mask
 
@@ -136,17 +152,6 @@ def make_shapes(
     for i, label in enumerate(labels):
         images[i], masks[i] = draw_shape(classes[label], size, rng)
     return ImageDataset(images, labels.astype(np.int64), tuple(classes), "Synthetic shapes", masks)
-
-
-def shapes_scene(size: int = 256, seed: int = 0) -> np.ndarray:
-    """A picker-sized synthetic photo: one of each default shape on a 2x3 grid of textured tiles."""
-    rng = np.random.default_rng(seed)
-    tile = size // 2
-    canvas = np.zeros((tile * 2, tile * 3, 3), np.uint8)
-    for i, kind in enumerate(SHAPE_CLASSES + ("hexagon",)):
-        img, _ = draw_shape(kind, tile, rng)
-        canvas[(i // 3) * tile:(i // 3 + 1) * tile, (i % 3) * tile:(i % 3 + 1) * tile] = img
-    return canvas
 
 
 TEXTURE_CLASSES = ("stripes", "checkerboard", "dots", "blotches")

@@ -13,6 +13,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -200,8 +201,10 @@ def smoothgrad(loaded: LoadedModel, x: torch.Tensor, target: int, samples: int =
     return _to_map(attr)
 
 
-def _probability(model: nn.Module):
-    return lambda inp: model(inp).softmax(1)
+def _probability(loaded: LoadedModel):
+    from core.models import probabilities
+
+    return lambda inp: probabilities(loaded.spec, loaded.model(inp))
 
 
 def occlusion(loaded: LoadedModel, x: torch.Tensor, target: int, patch: int, stride: int,
@@ -216,7 +219,7 @@ def occlusion(loaded: LoadedModel, x: torch.Tensor, target: int, patch: int, str
     if not 1 <= stride <= patch <= min(h, w):
         raise CNNLabError(f"Occlusion needs 1 <= stride <= patch <= {min(h, w)} (the input size).")
     with loaded.lock, torch.no_grad():
-        attr = Occlusion(_probability(loaded.model)).attribute(
+        attr = Occlusion(_probability(loaded)).attribute(
             x, target=target, sliding_window_shapes=(x.shape[1], patch, patch), strides=(x.shape[1], stride, stride),
             baselines=baseline, perturbations_per_eval=16)
     return attr[0].mean(0).numpy().astype(np.float32)
@@ -242,11 +245,61 @@ def pointing_game(heatmap: np.ndarray, mask: np.ndarray, tolerance: int | None =
     import cv2
 
     m = cv2.resize(mask.astype(np.uint8), heatmap.shape[::-1], interpolation=cv2.INTER_NEAREST)
-    tol = pointing_tolerance(max(heatmap.shape)) if tolerance is None else tolerance
-    if tol:
-        m = cv2.dilate(m, np.ones((2 * tol + 1, 2 * tol + 1), np.uint8))
     peak = np.unravel_index(np.argmax(heatmap), heatmap.shape)
-    return bool(m[peak])
+    return point_on(m.astype(bool), peak, pointing_tolerance(max(heatmap.shape)) if tolerance is None else tolerance)
+
+
+def point_on(mask: np.ndarray, point: tuple[int, int], tolerance: int) -> bool:
+    """Is a pixel (row, col) within ``tolerance`` px (Euclidean) of the mask?"""
+    ys, xs = np.nonzero(mask)
+    return bool(len(ys)) and bool(np.min((ys - point[0]) ** 2 + (xs - point[1]) ** 2) <= tolerance ** 2)
+
+
+@dataclass
+class PointingScores:
+    """The pointing game over scenes: one trial per (scene, class present)."""
+
+    method: str
+    layer: str
+    trials: int
+    cam: float  # share of trials whose map peak lies on that class's shapes
+    centre: float  # the same for a constant guess at the image centre
+    random: float  # and for a peak drawn uniformly at random (seeded)
+
+
+def pointing_game_scenes(loaded: LoadedModel, scenes, layer: str, method: str = "Grad-CAM", seed: int = 0,
+                         progress=lambda done, total: None) -> PointingScores:
+    """For every class present in each scene (core.scenes.Scene), does its CAM's peak fall on that
+    class's pixels (within pointing_tolerance)? Scored next to two baselines on the same trials:
+    the image centre, and a random pixel. A map that only found "something in the middle" ties
+    with the centre guess; one that localises each class beats both."""
+    from core.models import preprocess
+
+    rng = np.random.default_rng(seed)
+    hits = {"cam": 0, "centre": 0, "random": 0}
+    trials = 0
+    for i, scene in enumerate(scenes):
+        h, w = scene.labels.shape
+        tol = pointing_tolerance(max(h, w))
+        x = preprocess(scene.image, loaded.spec)
+        for k in np.flatnonzero(scene.present()):
+            heat = CAMS.get_or_compute(loaded, x, method, layer, int(k))
+            big = cv2_resize(heat, (w, h))
+            mask = scene.mask(int(k))
+            hits["cam"] += point_on(mask, np.unravel_index(np.argmax(big), big.shape), tol)
+            hits["centre"] += point_on(mask, (h // 2, w // 2), tol)
+            hits["random"] += point_on(mask, (int(rng.integers(h)), int(rng.integers(w))), tol)
+            trials += 1
+        progress(i + 1, len(scenes))
+    share = {k: v / max(1, trials) for k, v in hits.items()}
+    return PointingScores(method, layer, trials, share["cam"], share["centre"], share["random"])
+
+
+def cv2_resize(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A map resized (bilinear) to (width, height), as the overlays draw it."""
+    import cv2
+
+    return cv2.resize(np.asarray(heat, np.float32), size, interpolation=cv2.INTER_LINEAR)
 
 
 def deletion_curve(loaded: LoadedModel, x: torch.Tensor, heatmap: np.ndarray, target: int, grid: int = 16,
@@ -278,7 +331,8 @@ def deletion_curve(loaded: LoadedModel, x: torch.Tensor, heatmap: np.ndarray, ta
         where = removed[cell_of_pixel]
         batch[i][:, where] = blurred[:, where]
     with torch.no_grad():
-        probs = torch.cat([loaded.model(batch[i:i + 8]).softmax(1)[:, target] for i in range(0, len(batch), 8)])
+        prob = _probability(loaded)
+        probs = torch.cat([prob(batch[i:i + 8])[:, target] for i in range(0, len(batch), 8)])
     return fractions, probs.numpy()
 
 
@@ -300,8 +354,17 @@ def randomized_copy(loaded: LoadedModel, seed: int = 0) -> LoadedModel:
     return LoadedModel(loaded.spec, model.eval(), False, "randomised copy", loaded.class_names)
 
 
+FLAT = 1e-6  # a map whose values spread less than this is flat: it ranks no pixel above another
+
+
+def is_flat(heat: np.ndarray) -> bool:
+    return float(np.ptp(heat)) < FLAT
+
+
 def rank_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of two maps (1 = same ordering of pixels)."""
-    if a.std() == 0 or b.std() == 0:
-        return 0.0
+    """Spearman rank correlation of two maps (1 = same ordering of pixels). Refuses flat maps: a
+    constant map has no ordering, so any correlation with it would be meaningless."""
+    if is_flat(a) or is_flat(b):
+        raise CNNLabError("One of the maps is flat (the same value everywhere), so it ranks no pixel above "
+                          "another and there is nothing to compare.")
     return float(spearmanr(a.ravel(), b.ravel()).statistic)

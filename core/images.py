@@ -38,6 +38,7 @@ class DecodedImage:
     source_format: str
     source_size: tuple[int, int]  # (width, height) as stored, before rotation/downscale
     notes: list[str] = field(default_factory=list)
+    scene: object | None = None  # a synthetic core.scenes.Scene it shows (every pixel's class known), else None
 
 
 def decode_image(

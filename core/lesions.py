@@ -8,7 +8,6 @@ is the ground truth for the 3D pointing game.
 from __future__ import annotations
 
 import importlib.util
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
-from torch import nn
+
+from core.architectures import Lesion3DNet
 
 GRID = 64  # the model's cube side, in voxels
 CLASSES = ("healthy", "lesion")
@@ -97,38 +97,6 @@ def make_set(n: int, seed: int) -> list[Sample]:
     """n volumes, half with a lesion, deterministic by seed."""
     rng = np.random.default_rng(seed)
     return [synth(rng, lesion=i % 2 == 1) for i in range(n)]
-
-
-def _block3d(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm3d(c_out),
-                         nn.ReLU(inplace=True))
-
-
-class Lesion3DNet(nn.Module):
-    """3D conv blocks 64^3 -> 16^3 (a strided first conv keeps it fast on a CPU), then a 1x1x1 conv
-    that scores every 4-voxel cell for lesion evidence. The volume's lesion score is the maximum
-    cell (a lesion anywhere makes the volume positive: multiple-instance pooling, no dilution by
-    averaging over the whole brain). Trained with an extra per-cell loss on the lesion mask
-    (``loss``), so the evidence map, and Grad-CAM at block4, point at the lesion itself."""
-
-    def __init__(self, width: int = 8):
-        super().__init__()
-        w = width
-        self.features = nn.Sequential(OrderedDict(
-            block1=_block3d(1, w, stride=2), pool1=nn.MaxPool3d(2),  # 32^3, then 16^3
-            block2=_block3d(w, 2 * w),
-            block3=_block3d(2 * w, 4 * w),
-            block4=_block3d(4 * w, 4 * w),                           # 16^3, the CAM layer
-        ))
-        self.evidence = nn.Conv3d(4 * w, 1, 1)
-
-    def evidence_map(self, x: torch.Tensor) -> torch.Tensor:
-        """Lesion evidence logits per cell, (N, 16, 16, 16)."""
-        return self.evidence(self.features(x))[:, 0]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.evidence_map(x).amax((1, 2, 3))
-        return torch.stack([-s, s], 1) / 2  # softmax of this = sigmoid(s): P(lesion)
 
 
 CELL = 4  # voxels per evidence cell along each axis

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from core.data import SHAPE_CLASSES, make_shapes
-from core.models import SimpleCNN
+from core.architectures import SimpleCNN
 from core.training import accuracy, dataset_tensor, fit
 
 SIZE = 32

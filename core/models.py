@@ -10,71 +10,27 @@ Two kinds of entry:
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from core.data import SHAPE_CLASSES, downloads_allowed
+from core import weights
+from core.architectures import Lesion3DNet, ShapesNet, SimpleCNN
+from core.data import SHAPE_CLASSES
 from core.errors import CNNLabError
 from core.images import resize_to
-from core.lesions import Lesion3DNet
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "models"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
-DOWNLOAD_TIMEOUT_S = 20
-
-
-# ---------------------------------------------------------------- project architectures
-class SimpleCNN(nn.Module):
-    """The course's first CNN: two 3x3 convs with max-pooling, one linear layer, 32x32 input."""
-
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(16, 32, kernel_size=3, padding=1)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.drop = nn.Dropout(dropout)  # no parameters: the shipped state dict is unchanged
-        self.fc = nn.Linear(32 * 8 * 8, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(F.relu(self.conv1(x)))  # [B, 16, 16, 16]
-        x = self.pool(F.relu(self.conv2(x)))  # [B, 32, 8, 8]
-        return self.fc(self.drop(x.flatten(1)))
-
-
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
-
-
-class ShapesNet(nn.Module):
-    """A small all-conv CNN for 64x64 input with a global-average-pool head (CAM friendly)."""
-
-    def __init__(self, num_classes: int = len(SHAPE_CLASSES), width: int = 16):
-        super().__init__()
-        w = width
-        self.features = nn.Sequential(OrderedDict(
-            block1=_block(3, w), pool1=nn.MaxPool2d(2),          # 32x32
-            block2=_block(w, 2 * w), pool2=nn.MaxPool2d(2),      # 16x16
-            block3=_block(2 * w, 4 * w), pool3=nn.MaxPool2d(2),  # 8x8
-            block4=_block(4 * w, 4 * w),                         # 8x8, the CAM layer
-        ))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(4 * w, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.pool(self.features(x)).flatten(1))
+NONE_BELOW = 0.5  # a multi-label model "sees" a class when its probability reaches this
 
 
 # ---------------------------------------------------------------- registry
@@ -90,25 +46,34 @@ class ModelSpec:
     build: Callable[[], nn.Module]
     summary: str
     class_names: tuple[str, ...] = ()  # torchvision entries read theirs from the weights' metadata
+    # One sigmoid per class (each class present or not, "none" when all are low) instead of one
+    # softmax over the classes (exactly one answer).
+    multilabel: bool = False
 
 
 def _shipped(key: str, label: str, arch: Callable[[], nn.Module], size: int, layer: str, summary: str) -> ModelSpec:
-    return ModelSpec(key, label, "shipped", size, HALF, HALF, layer, arch, summary, SHAPE_CLASSES)
+    return ModelSpec(key, label, "shipped", size, HALF, HALF, layer, arch, summary, SHAPE_CLASSES, multilabel=True)
+
+
+def _torchvision_model(name: str) -> nn.Module:
+    import torchvision
+
+    return torchvision.models.get_model(name, weights=None)
 
 
 def _tv(name: str, label: str, layer: str, summary: str) -> ModelSpec:
-    import torchvision
-
     return ModelSpec(name, label, "torchvision", 224, IMAGENET_MEAN, IMAGENET_STD, layer,
-                     lambda: torchvision.models.get_model(name, weights=None), summary)
+                     lambda: _torchvision_model(name), summary)
 
 
 REGISTRY: dict[str, ModelSpec] = {s.key: s for s in (
     _shipped("simplecnn_shapes", "SimpleCNN (course model, trained on shapes)",
              lambda: SimpleCNN(len(SHAPE_CLASSES)), 32, "conv2",
-             "The seed's two-conv SimpleCNN, trained by this project on 32x32 synthetic shapes."),
+             "The seed's two-conv SimpleCNN, trained by this project on 32x32 synthetic shapes and scenes "
+             "(one sigmoid per shape, so it can also answer \"none of my shapes\")."),
     _shipped("shapesnet", "ShapesNet (4 conv blocks, trained on shapes)", ShapesNet, 64, "features.block4",
-             "A 4-block CNN with batch norm and global average pooling, trained on 64x64 synthetic shapes."),
+             "A 4-block CNN with batch norm and global average pooling, trained on 64x64 synthetic shapes and "
+             "scenes with several shapes (one sigmoid per shape: it finds every shape present, or none)."),
     ModelSpec("lesion3d", "Lesion3DNet (3D CNN, synthetic lesions in MNI152)", "volume", 64, (0.0,) * 3, (1.0,) * 3,
               "features.block4", Lesion3DNet,
               "A small 3D CNN trained on 64^3 brain volumes with and without a synthetic lesion.", ("healthy", "lesion")),
@@ -168,55 +133,23 @@ def load_model(key: str) -> LoadedModel:
     return loaded
 
 
-def imagenet_weights(key: str):
-    """torchvision's default weights enum member for a registry key."""
+def imagenet_categories(key: str) -> tuple[str, ...]:
     from torchvision.models import get_model_weights
 
-    return get_model_weights(key).DEFAULT
-
-
-def cached_weights_path(key: str) -> Path:
-    """Where torch.hub keeps (or would keep) this model's ImageNet checkpoint."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(imagenet_weights(key).url)
-
-
-def imagenet_state(key: str) -> tuple[dict | None, str]:
-    """A torchvision model's ImageNet state dict from the local hub cache, else a download when
-    allowed: (state, where it came from), or (None, "") when neither works."""
-    weights = imagenet_weights(key)
-    path = cached_weights_path(key)
-    if path.exists():
-        try:
-            return (torch.load(path, map_location="cpu", weights_only=True),
-                    f"ImageNet weights from the local cache ({path.name})")
-        except Exception:  # a half-written or foreign file in the cache: treat as absent
-            pass
-    if not downloads_allowed():
-        return None, ""
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-    try:
-        state = torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True,
-                                                   map_location="cpu", weights_only=True)
-        return state, f"ImageNet weights downloaded to {path.parent}"
-    except Exception:  # offline, DNS failure, timeout, HTTP error
-        return None, ""
-    finally:
-        socket.setdefaulttimeout(previous)
+    return tuple(get_model_weights(key).DEFAULT.meta["categories"])
 
 
 def _load_torchvision(spec: ModelSpec, model: nn.Module) -> LoadedModel:
-    classes = tuple(imagenet_weights(spec.key).meta["categories"])
-    path = cached_weights_path(spec.key)
-    state, source = imagenet_state(spec.key)
+    classes = imagenet_categories(spec.key)
+    state, source = weights.state_dict(spec.key)
     if state is not None:
         try:
             model.load_state_dict(state)
             return LoadedModel(spec, model.eval(), True, source, classes)
         except RuntimeError:
-            pass  # wrong shapes: the cached file is not this model's checkpoint
-    notice = (f"No ImageNet weights for {spec.label} are available here (not in {path.parent}, and "
-              "they could not be downloaded). This copy has **random weights**: its predictions are "
+            source = f"{weights.cached_path(spec.key).name} in the cache is not this model's checkpoint"
+    notice = (f"No ImageNet weights for {spec.label} are available here ({source}; the cache is "
+              f"{weights.cached_path(spec.key).parent}). This copy has **random weights**: its predictions are "
               "meaningless and its filters are noise. Pick a shipped model for trained behaviour.")
     return LoadedModel(spec, model.eval(), False, "random initialisation (untrained)", classes, notice)
 
@@ -246,19 +179,30 @@ def preprocess(rgb: np.ndarray, spec: ModelSpec) -> torch.Tensor:
     return ((x - mean) / std).unsqueeze(0)
 
 
+def probabilities(spec: ModelSpec, logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities from (N, classes) logits: a sigmoid per class for multi-label models
+    (they need not sum to 1), else the softmax."""
+    return torch.sigmoid(logits) if spec.multilabel else logits.softmax(1)
+
+
 def predict_indices(loaded: LoadedModel, x: torch.Tensor, k: int = 5) -> list[tuple[int, float]]:
     """Top-k (class index, probability) for a single preprocessed image."""
     with torch.no_grad():
-        return top_indices(loaded.model(x), k)
+        return top_indices(probabilities(loaded.spec, loaded.model(x)), k)
 
 
 def top_k(loaded: LoadedModel, logits: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
     """Top-k (class name, probability) from a (1, classes) logits tensor."""
-    return [(loaded.class_names[i], p) for i, p in top_indices(logits, k)]
+    return [(loaded.class_names[i], p) for i, p in top_indices(probabilities(loaded.spec, logits), k)]
 
 
-def top_indices(logits: torch.Tensor, k: int = 5) -> list[tuple[int, float]]:
-    """Top-k (class index, probability); indices, because ImageNet repeats a few class names."""
-    probs = logits.softmax(1)[0]
-    top = probs.topk(min(k, probs.numel()))
+def top_indices(probs: torch.Tensor, k: int = 5) -> list[tuple[int, float]]:
+    """Top-k (class index, probability) of a (1, classes) probability tensor; indices, because
+    ImageNet repeats a few class names."""
+    top = probs[0].topk(min(k, probs.shape[1]))
     return [(int(i), float(p)) for p, i in zip(top.values, top.indices)]
+
+
+def sees_nothing(spec: ModelSpec, preds: list[tuple[object, float]]) -> bool:
+    """A multi-label model whose every class is below NONE_BELOW: "none of my classes"."""
+    return spec.multilabel and all(p < NONE_BELOW for _, p in preds)

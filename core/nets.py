@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from core.errors import CNNLabError
-from core.models import SimpleCNN
+from core.architectures import SimpleCNN
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:

@@ -18,7 +18,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from core.errors import CNNLabError
-from core.models import ShapesNet, SimpleCNN
+from core.architectures import ShapesNet, SimpleCNN
 
 GLOBAL_RF = math.inf  # a unit that sees the whole input (after attention or global pooling)
 

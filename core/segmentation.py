@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data import SHAPE_CLASSES, ImageDataset, make_shapes
+from core.scenes import BACKGROUND, Scene, draw_scene, make_scenes
 from core.training import OneCycleAdam
 
 TASKS = {
@@ -19,10 +20,35 @@ TASKS = {
 }
 
 
+SCENE_SIZES = (10, 40)  # px: the scenes' shapes span the single shapes' sizes and smaller ones
+
+
 def label_maps(ds: ImageDataset, task: str) -> np.ndarray:
     """(N, H, W) int64: 0 for background; on the shape's pixels 1, or 1 + its class index."""
     value = 1 if len(TASKS[task]) == 2 else ds.labels[:, None, None] + 1
     return np.where(ds.masks, value, 0).astype(np.int64)
+
+
+def scene_labels(scene: Scene, task: str) -> np.ndarray:
+    """A scene's (H, W) int64 labels for a task: 0 background, 1 any shape or 1 + its class index."""
+    if len(TASKS[task]) == 2:
+        return (scene.labels != BACKGROUND).astype(np.int64)
+    return (scene.labels + 1).astype(np.int64)
+
+
+def training_data(n: int, seed: int, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """n images (half one big shape each, half scenes of 1-4 shapes of 10-40 px) and their label maps:
+    objects at many scales, so the network does not learn one size only."""
+    single = make_shapes(n // 2, seed=seed)
+    scenes = make_scenes(n - n // 2, seed=seed + 1, count=(1, 4), sizes=SCENE_SIZES, natural=0.0)
+    images = np.concatenate([single.images, np.stack([s.image for s in scenes])])
+    labels = np.concatenate([label_maps(single, task), np.stack([scene_labels(s, task) for s in scenes])])
+    return images, labels
+
+
+def big_scene(seed: int, shape: tuple[int, int] = (128, 192)) -> Scene:
+    """A larger canvas with more shapes at the trained sizes: the same network labels it whole."""
+    return draw_scene(np.random.default_rng(seed), shape, count=(5, 8), sizes=SCENE_SIZES, natural=0.0, scale=1.0)
 
 
 def _conv(c_in: int, c_out: int) -> nn.Sequential:
@@ -88,7 +114,8 @@ class SegResult:
     task: str
     skips: bool
     model: TinyFCN
-    test: ImageDataset
+    test_images: np.ndarray  # (N, 64, 64, 3) uint8, held out
+    test_labels: np.ndarray  # (N, 64, 64) their true label maps
     iou: np.ndarray  # per class, on the held-out images
     losses: list[float]
     seconds: float
@@ -101,12 +128,12 @@ class SegResult:
 def train_fcn(*, task: str = "object vs background", skips: bool = True, n_train: int = 1000, n_test: int = 200,
               epochs: int = 6, lr: float = 1e-2, batch_size: int = 32, seed: int = 0, should_stop=lambda: False,
               progress=lambda f, t: None) -> SegResult:
-    """Train TinyFCN on synthetic shapes with per-pixel cross-entropy (Adam, one-cycle, flips);
-    score per-class IoU on held-out shapes from a disjoint seed."""
-    train = make_shapes(n_train, seed=seed + 500)
-    test = make_shapes(n_test, seed=seed + 900)
+    """Train TinyFCN on single shapes and scenes (training_data) with per-pixel cross-entropy (Adam,
+    one-cycle, flips); score per-class IoU on held-out images from a disjoint seed."""
+    images, labels = training_data(n_train, seed + 500, task)
+    test_images, test_labels = training_data(n_test, seed + 900, task)
     classes = TASKS[task]
-    x, y = to_tensor(train.images), torch.from_numpy(label_maps(train, task))
+    x, y = to_tensor(images), torch.from_numpy(labels)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = TinyFCN(skips, num_classes=len(classes))
@@ -128,8 +155,8 @@ def train_fcn(*, task: str = "object vs background", skips: bool = True, n_train
         if should_stop():
             break
     seconds = time.perf_counter() - start
-    iou = iou_per_class(predict(model, test.images), label_maps(test, task), len(classes))
-    return SegResult(task, skips, model.eval(), test, iou, losses, seconds)
+    iou = iou_per_class(predict(model, test_images), test_labels, len(classes))
+    return SegResult(task, skips, model.eval(), test_images, test_labels, iou, losses, seconds)
 
 
 PALETTE = np.array([[20, 20, 20], [230, 80, 60], [70, 160, 230], [250, 200, 60], [120, 200, 110], [190, 110, 220]],

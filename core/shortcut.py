@@ -23,7 +23,8 @@ import torch
 from core.augment import YIQ_TO_RGB, Augment
 from core.data import SHAPE_CLASSES, ImageDataset, shape_mask
 from core.explain import cam
-from core.models import LoadedModel, SimpleCNN, from_trained
+from core.architectures import SimpleCNN
+from core.models import LoadedModel, from_trained
 from core.training import accuracy, fit
 
 SIZE = 32

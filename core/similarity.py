@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from core.data import shapes_scene
+from core.scenes import lesson_scene
 from core.features import feature_maps
 from core.images import SAMPLE_PHOTOS, resize_to, sample_photo
 from core.models import LoadedModel, preprocess
@@ -95,7 +95,7 @@ def variant(img: np.ndarray, name: str) -> np.ndarray:
 def build_gallery() -> Gallery:
     """Every sample photo and shapes scene in every variant: 252 images, deterministic."""
     sources = {name: sample_photo(name) for name in SAMPLE_PHOTOS}
-    sources.update({f"Shapes scene {s}": shapes_scene(seed=s) for s in SCENE_SEEDS})
+    sources.update({f"Shapes scene {s}": lesson_scene(seed=s).image for s in SCENE_SEEDS})
     images, src, var = [], [], []
     for name, img in sources.items():
         for v in VARIANTS:

@@ -17,7 +17,8 @@ from torch import nn
 
 from core.errors import CNNLabError
 from core.images import resize_to
-from core.models import IMAGENET_MEAN, IMAGENET_STD, cached_weights_path, imagenet_state
+from core import weights
+from core.models import IMAGENET_MEAN, IMAGENET_STD
 
 STYLE_LAYERS = (1, 6, 11, 20, 29)  # relu1_1 ... relu5_1 in torchvision's vgg19().features
 CONTENT_LAYER = 22  # relu4_2
@@ -29,10 +30,10 @@ def vgg19_features() -> tuple[nn.Module | None, str]:
     (None, why not). Only the conv layers are built, so the 400 MB classifier is never allocated."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    state, source = imagenet_state("vgg19")
+    state, source = weights.state_dict("vgg19")
     if state is None:
-        return None, (f"VGG19's ImageNet weights are not in {cached_weights_path('vgg19').parent} and could not be "
-                      "downloaded here.")
+        return None, (f"VGG19's ImageNet weights are not in {weights.cached_path('vgg19').parent} and could not be "
+                      f"downloaded here ({source}).")
     features = make_layers(cfgs["E"])
     try:
         features.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})

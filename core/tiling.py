@@ -1,8 +1,10 @@
-"""Large-image tiling, the way satellite scenes are classified: cut the big image into tiles (with
+"""Large-image tiling, the way satellite scenes are mapped: cut the big image into tiles (with
 overlap), classify every tile, and stitch the tile scores back into a map.
 
-The big image is a synthetic "scene": shapes scattered over one textured canvas, each with its
-mask, so every pixel's true class is known and the map can be scored.
+Each tile's score says *what* is in it; where in the tile it is comes from the tile's class
+activation map. ShapesNet ends in global average pooling and one linear layer, so its CAM for every
+class comes out of the same forward pass (Zhou et al., 2016). The big image is a synthetic scene,
+so every pixel's true class is known and the map is scored against it.
 """
 from __future__ import annotations
 
@@ -12,48 +14,22 @@ import cv2
 import numpy as np
 import torch
 
-from core.data import SHAPE_CLASSES, shape_mask, textured_background
 from core.errors import CNNLabError
 from core.models import LoadedModel, preprocess
+from core.scenes import BACKGROUND, Scene, draw_scene
 
 MAX_CANVAS = 2048  # px per side
-MAX_TILES = 3000  # tiles classified per map: about 3 s on 2 cores for ShapesNet
-BACKGROUND = -1  # label of pixels with no shape
+MAX_TILES = 3000  # tiles classified per map: a few seconds on 2 cores for ShapesNet
+SHAPE_PX = (32, 64)  # the scene's shapes, in canvas px: 21-43 px once a default 96 px tile is shrunk to 64
+DENSITY = 0.6 / 96 ** 2  # shapes per canvas pixel
 
 
-@dataclass
-class Scene:
-    image: np.ndarray  # (H, W, 3) uint8
-    labels: np.ndarray  # (H, W) int: class index, or BACKGROUND
-    objects: list[tuple[int, int, int, int]]  # (class, centre y, centre x, size) of every shape
-
-
-def make_scene(height: int, width: int, *, seed: int = 0, cell: int = 96, fill: float = 0.6) -> Scene:
-    """Shapes scattered over a textured canvas: the canvas is split into cell x cell slots and each slot
-    holds one shape (of a random class, size and place within it) with probability ``fill``."""
+def make_scene(height: int, width: int, *, seed: int = 0) -> Scene:
+    """Shapes of 32-64 px scattered over a textured canvas, a few shapes per 100 x 100 px, none touching."""
     check_canvas(height, width)
-    rng = np.random.default_rng(seed)
-    image = textured_background(max(height, width), rng)[:height, :width].copy()
-    labels = np.full((height, width), BACKGROUND, np.int64)
-    objects = []
-    for top in range(0, height - cell + 1, cell):
-        for left in range(0, width - cell + 1, cell):
-            if rng.random() > fill:
-                continue
-            kind = int(rng.integers(len(SHAPE_CLASSES)))
-            size = int(rng.integers(cell // 2, cell + 1))
-            y, x = top + int(rng.integers(0, cell - size + 1)), left + int(rng.integers(0, cell - size + 1))
-            mask = shape_mask(SHAPE_CLASSES[kind], size, rng)
-            patch = image[y:y + size, x:x + size]
-            bg_mean = patch.reshape(-1, 3).mean(0)
-            colour = rng.uniform(0, 255, 3)
-            if np.linalg.norm(colour - bg_mean) < 120:
-                colour = 255.0 - bg_mean
-            patch[mask] = colour + rng.normal(0, 6, (int(mask.sum()), 3))
-            labels[y:y + size, x:x + size][mask] = kind
-            objects.append((kind, y + size // 2, x + size // 2, size))
-    image += rng.normal(0, 5, image.shape)
-    return Scene(np.clip(image, 0, 255).astype(np.uint8), labels, objects)
+    count = max(1, int(round(DENSITY * height * width)))
+    return draw_scene(np.random.default_rng(seed), (height, width), count=(count, count), sizes=SHAPE_PX,
+                      natural=0.0, scale=1.0)
 
 
 def check_canvas(height: int, width: int) -> None:
@@ -91,63 +67,83 @@ class TileMap:
     rows: list[int]
     cols: list[int]
     tile: int
-    probs: np.ndarray  # (len(rows), len(cols), classes): each tile's softmax
-    pixel_probs: np.ndarray  # (H, W, classes) float16: overlapping tiles' probabilities averaged per pixel
+    probs: np.ndarray  # (len(rows), len(cols), classes): each tile's probability per class
+    pixel_scores: np.ndarray  # (H, W, classes) float16: per pixel, the tiles' scores averaged
+    localised: bool  # scores weighted by each tile's CAM (where in the tile), or spread over the whole tile
 
     @property
     def tile_classes(self) -> np.ndarray:
         return self.probs.argmax(-1)
 
 
-def classify_tiles(loaded: LoadedModel, image: np.ndarray, tile: int, overlap: float, batch: int = 256) -> TileMap:
-    """Classify every tile (resized to the model's input) and average tile probabilities per pixel."""
+def tile_cams(loaded: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class probabilities (N, classes) and every class's CAM (N, classes, h, w) in [0, 1] per map.
+
+    Hand-written rather than torchcam's CAM: that hooks the shared model and returns one class per
+    call; a global-average-pool head gives all classes of a whole batch in one pass, no hooks."""
+    from core.models import probabilities
+
+    model = loaded.model
+    with torch.no_grad():
+        feats = model.features(x)
+        logits = model.fc(model.pool(feats).flatten(1))
+        cams = torch.einsum("nkhw,ck->nchw", feats, model.fc.weight).clamp_min(0)
+        cams = cams / cams.amax((2, 3), keepdim=True).clamp_min(1e-6)
+    return probabilities(loaded.spec, logits), cams
+
+
+def classify_tiles(loaded: LoadedModel, image: np.ndarray, tile: int, overlap: float, *, localise: bool = True,
+                   batch: int = 128) -> TileMap:
+    """Classify every tile (resized to the model's input) and average the tiles' scores per pixel: the
+    tile's probability for a class times, when ``localise``, that class's CAM over the tile."""
     h, w = image.shape[:2]
     rows, cols = tile_grid(h, w, tile, overlap)
-    crops = [image[r:r + tile, c:c + tile] for r in rows for c in cols]
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(crops), batch):
-            x = torch.cat([preprocess(np.ascontiguousarray(c), loaded.spec) for c in crops[i:i + batch]])
-            out.append(loaded.model(x).softmax(1))
-    probs = torch.cat(out).numpy().reshape(len(rows), len(cols), -1)
-    total = np.zeros((h, w, probs.shape[-1]), np.float32)
+    origins = [(r, c) for r in rows for c in cols]
+    n_classes = len(loaded.class_names)
+    total = np.zeros((h, w, n_classes), np.float32)
     count = np.zeros((h, w, 1), np.float32)
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            total[r:r + tile, c:c + tile] += probs[i, j]
-            count[r:r + tile, c:c + tile] += 1
-    return TileMap(rows, cols, tile, probs, (total / np.maximum(count, 1)).astype(np.float16))
+    probs = []
+    for i in range(0, len(origins), batch):
+        part = origins[i:i + batch]
+        x = torch.cat([preprocess(np.ascontiguousarray(image[r:r + tile, c:c + tile]), loaded.spec) for r, c in part])
+        p, cams = tile_cams(loaded, x)
+        probs.append(p.numpy())
+        for (r, c), pt, cam in zip(part, p.numpy(), cams.numpy()):
+            th, tw = min(tile, h - r), min(tile, w - c)
+            if localise:
+                where = cv2.resize(cam.transpose(1, 2, 0), (tw, th), interpolation=cv2.INTER_LINEAR)
+                total[r:r + th, c:c + tw] += where.reshape(th, tw, n_classes) * pt
+            else:
+                total[r:r + th, c:c + tw] += pt
+            count[r:r + th, c:c + tw] += 1
+    grid = np.concatenate(probs).reshape(len(rows), len(cols), -1)
+    return TileMap(rows, cols, tile, grid, (total / np.maximum(count, 1)).astype(np.float16), localise)
 
 
-def object_accuracy(scene: Scene, tiles: TileMap) -> float:
-    """Share of shapes whose centre pixel gets the right class on the stitched map."""
-    if not scene.objects:
-        return float("nan")
-    pred = tiles.pixel_probs.argmax(-1)
-    return float(np.mean([pred[y, x] == k for k, y, x, _ in scene.objects]))
-
-
-def tile_accuracy(scene: Scene, tiles: TileMap, min_cover: float = 0.15) -> tuple[float, int]:
-    """Accuracy over tiles where one class covers at least ``min_cover`` of the tile (its true
-    class = the most-covered one), and how many such tiles there were."""
-    right, n = 0, 0
-    for i, r in enumerate(tiles.rows):
-        for j, c in enumerate(tiles.cols):
-            patch = scene.labels[r:r + tiles.tile, c:c + tiles.tile]
-            counts = np.bincount(patch[patch >= 0], minlength=len(SHAPE_CLASSES))
-            if counts.max() < min_cover * patch.size:
-                continue
-            n += 1
-            right += int(tiles.probs[i, j].argmax() == counts.argmax())
-    return (right / n if n else float("nan")), n
-
-
-def map_labels(tiles: TileMap, min_conf: float = 0.0) -> np.ndarray:
-    """The stitched prediction per pixel: a class index, or BACKGROUND where the averaged confidence
-    is below ``min_conf`` (draw it with core.segmentation.mask_rgb(labels + 1))."""
-    labels = tiles.pixel_probs.argmax(-1).astype(np.int64)
-    labels[tiles.pixel_probs.max(-1) < min_conf] = BACKGROUND
+def map_labels(tiles: TileMap, min_conf: float = 0.5) -> np.ndarray:
+    """The stitched prediction per pixel: the best class, or BACKGROUND where no class's averaged
+    score reaches ``min_conf`` (draw it with core.segmentation.mask_rgb(labels + 1))."""
+    scores = tiles.pixel_scores.astype(np.float32)
+    labels = scores.argmax(-1).astype(np.int64)
+    labels[scores.max(-1) < min_conf] = BACKGROUND
     return labels
+
+
+@dataclass
+class MapScore:
+    pixel_accuracy: float  # background included
+    iou: np.ndarray  # per class, background first then the shapes; NaN where a class is in neither map
+
+    @property
+    def mean_iou(self) -> float:
+        return float(np.nanmean(self.iou))
+
+
+def score_map(truth: np.ndarray, labels: np.ndarray, n_classes: int) -> MapScore:
+    """A predicted label map against the true one (BACKGROUND = -1 in both)."""
+    from core.segmentation import iou_per_class
+
+    return MapScore(float(np.mean(truth == labels)), iou_per_class(labels + 1, truth + 1, n_classes + 1))
 
 
 def grid_lines(image: np.ndarray, tiles: TileMap) -> np.ndarray:

@@ -114,6 +114,58 @@ def fit(
     return hist
 
 
+def pointing_loss(maps: torch.Tensor, cells: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """For every class present, minus the log of the share of its spatial softmax that falls on cells
+    holding that class: the peak of its map is pulled onto the object. maps (N, C, h, w) logits,
+    cells (N, C, h, w) bool, targets (N, C) 0/1."""
+    logp = maps.flatten(2).log_softmax(-1)
+    on = logp.masked_fill(~cells.flatten(2), float("-inf")).logsumexp(-1)
+    present = (targets > 0) & cells.flatten(2).any(-1)
+    return -on[present].mean() if present.any() else maps.sum() * 0
+
+
+def fit_multilabel(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, epochs: int, lr: float,
+                   batch_size: int = 64, seed: int = 0, labels: torch.Tensor | None = None,
+                   point_weight: float = 0.0, on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+    """Adam + one-cycle LR + binary cross-entropy per class (multi-hot targets), random horizontal
+    flips; deterministic for a seed. Returns the mean training loss per epoch.
+
+    With per-pixel ``labels`` (N, H, W; class or -1) and ``point_weight`` > 0, a model with
+    ``class_maps`` (ShapesNet) also learns where each class is (pointing_loss on its class maps).
+    Runs in channels-last memory order (about 1.4x faster convolutions on a CPU); the weights come
+    back in the usual order."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+    n_classes = targets.shape[1]
+    loop = OneCycleAdam(model.parameters(), len(x), epochs=epochs, lr=lr, batch_size=batch_size, gen=gen)
+    losses = []
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for idx in loop.batches():
+            xb = x[idx]
+            flips = torch.rand(len(xb), generator=gen) < 0.5
+            xb = torch.where(flips.view(-1, 1, 1, 1), xb.flip(3), xb)
+            if point_weight > 0:
+                lb = labels[idx].long()
+                lb = torch.where(flips.view(-1, 1, 1), lb.flip(2), lb)
+                maps = model.class_maps(xb)
+                onehot = (lb[:, None] == torch.arange(n_classes).view(1, -1, 1, 1)).float()
+                cells = nn.functional.adaptive_max_pool2d(onehot, maps.shape[-2:]) > 0
+                loss = (nn.functional.binary_cross_entropy_with_logits(maps.mean((2, 3)), targets[idx])
+                        + point_weight * pointing_loss(maps, cells, targets[idx]))
+            else:
+                loss = nn.functional.binary_cross_entropy_with_logits(model(xb), targets[idx])
+            total += loop.step(loss) * len(idx)
+        losses.append(total / len(x))
+        if on_epoch:
+            on_epoch(epoch, losses[-1])
+    model.to(memory_format=torch.contiguous_format).eval()
+    return losses
+
+
 # ---------------------------------------------------------------- the Training Monitor's loop
 OPTIMIZERS = {"sgd": "SGD + momentum 0.9", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 SCHEDULES = {

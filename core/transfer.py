@@ -60,7 +60,7 @@ def _seq(*modules: nn.Module) -> nn.Sequential:
 def backbone_from_model(key: str, label: str, model: nn.Module, *, input_size: int, in_channels: int, mean, std,
                         trained: bool, source: str, notice: str | None = None) -> Backbone:
     """Cut a known architecture into stages (its head dropped). Weights are copied, never shared."""
-    from core.models import ShapesNet, SimpleCNN
+    from core.architectures import ShapesNet, SimpleCNN
     from core.nets import GreyToRGB, SmallResNet, SmallVGG
 
     m = copy.deepcopy(model).eval()
@@ -73,7 +73,7 @@ def backbone_from_model(key: str, label: str, model: nn.Module, *, input_size: i
     elif isinstance(m, ShapesNet):
         f = m.features
         stages = [("block1", _seq(f.block1, f.pool1)), ("block2", _seq(f.block2, f.pool2)),
-                  ("block3", _seq(f.block3, f.pool3)), ("block4", f.block4)]
+                  ("block3", f.block3), ("block4", f.block4)]
     elif isinstance(m, SmallVGG):
         layers = list(m.features)
         stages = [(f"stage{i + 1}", _seq(*layers[i * 7:(i + 1) * 7])) for i in range(len(layers) // 7)]

@@ -90,7 +90,8 @@ def query_multi(param: str, options: Sequence[str], default: Sequence[str]) -> l
     return kept or list(default)
 
 
-def image_picker(key: str, default_sample: str = "Cat (chelsea)") -> DecodedImage | None:
+def image_picker(key: str, default_sample: str = "Cat (chelsea)",
+                 default_source: str = PHOTO_SOURCES[0]) -> DecodedImage | None:
     """Sample photo, synthetic scene, upload or camera snapshot -> a decoded RGB image.
 
     A bad upload shows an error saying what was wrong and what is accepted, and returns None.
@@ -98,8 +99,8 @@ def image_picker(key: str, default_sample: str = "Cat (chelsea)") -> DecodedImag
     """
     source = st.segmented_control(
         "Photo source", PHOTO_SOURCES, key=f"{key}_source",
-        default=query_choice("source", PHOTO_SOURCES, PHOTO_SOURCES[0]),
-    ) or PHOTO_SOURCES[0]
+        default=query_choice("source", PHOTO_SOURCES, default_source),
+    ) or default_source
     st.query_params["source"] = source
     if source == "Sample photo":
         names = list(SAMPLE_PHOTOS)
@@ -110,10 +111,10 @@ def image_picker(key: str, default_sample: str = "Cat (chelsea)") -> DecodedImag
         return DecodedImage(pixels, "scikit-image sample", (pixels.shape[1], pixels.shape[0]))
     if source == "Synthetic shapes":
         seed = st.number_input("Scene seed", 0, 10_000, query_number("seed", 0, 10_000, 0), key=f"{key}_seed",
-                               help="Each seed draws a different scene of the five shape classes and a hexagon.")
+                               help="Each seed draws a different scene holding each of the five shape classes once.")
         st.query_params["seed"] = str(seed)
-        pixels = cache.synthetic_photo(int(seed))
-        return DecodedImage(pixels, "synthetic", (pixels.shape[1], pixels.shape[0]))
+        scene = cache.synthetic_scene(int(seed))
+        return DecodedImage(scene.image, "synthetic", (scene.image.shape[1], scene.image.shape[0]), scene=scene)
     if source == "Upload":
         # No `type=` filter on purpose: Streamlit enforces it by raising an exception before the
         # script runs (a traceback for a renamed file), while decode_image sniffs the content anyway.
@@ -141,12 +142,22 @@ def _decode_or_error(data: bytes, name: str) -> DecodedImage | None:
     return image
 
 
-def model_picker(keys: Sequence[str], key: str, extra: dict[str, LoadedModel] | None = None) -> LoadedModel | None:
+def photo_defaults() -> tuple[str, str]:
+    """(model, photo source) a photo page opens on: ResNet-18 on the cat when ImageNet weights are
+    here or can be downloaded, else the shipped ShapesNet on a shapes scene, so the first thing
+    shown is a prediction the model can know."""
+    from core import weights
+
+    return ("resnet18", "Sample photo") if weights.obtainable("resnet18") else ("shapesnet", "Synthetic shapes")
+
+
+def model_picker(keys: Sequence[str], key: str, extra: dict[str, LoadedModel] | None = None,
+                 default: str | None = None) -> LoadedModel | None:
     """Pick a registry model (mirrored into the URL), or one of ``extra`` (models trained in this
     session); say plainly where its weights came from."""
     extra = extra or {}
     options = list(keys) + list(extra)
-    chosen = query_choice("model", options, keys[0])
+    chosen = query_choice("model", options, default or keys[0])
     model_key = st.selectbox("Model", options, index=options.index(chosen), key=f"{key}_model",
                              format_func=lambda k: extra[k].spec.label if k in extra else REGISTRY[k].label)
     st.query_params["model"] = model_key
@@ -154,6 +165,8 @@ def model_picker(keys: Sequence[str], key: str, extra: dict[str, LoadedModel] | 
         loaded = extra[model_key]
         st.caption(f"{loaded.spec.summary} Input {loaded.spec.input_size}x{loaded.spec.input_size}.")
         return loaded
+    if REGISTRY[model_key].kind == "torchvision":
+        wait_for_weights(model_key, REGISTRY[model_key].label)
     try:
         loaded = cache.get_model(model_key)
     except CNNLabError as err:
@@ -162,11 +175,34 @@ def model_picker(keys: Sequence[str], key: str, extra: dict[str, LoadedModel] | 
     spec = loaded.spec
     st.caption(f"{spec.summary} Input {spec.input_size}x{spec.input_size}. Weights: {loaded.weights_source}.")
     if loaded.card:
-        st.caption(f"Held-out accuracy {loaded.card['test_accuracy']:.1%} on synthetic shapes "
-                   f"(model card: assets/models/{model_key}.md).")
+        st.caption(f"Held-out figures (model card: assets/models/{model_key}.md): "
+                   f"{loaded.card['single_shape_accuracy']:.1%} on single shapes, scene mAP "
+                   f"{loaded.card['scene_map']:.2f}, calibration error {loaded.card['ece']:.3f}.")
     if loaded.notice:
         st.warning(loaded.notice)
     return loaded
+
+
+def wait_for_weights(model_key: str, label: str) -> None:
+    """If a torchvision model's ImageNet weights are missing but may be downloaded, download them
+    (once per server, shared by every session asking) with a progress bar and a live ETA."""
+    from core import weights
+
+    if weights.available(model_key) or not weights.obtainable(model_key):
+        return
+    job = weights.download(model_key)
+    if job is None:
+        return
+    bar = st.progress(0.0, text=f"Downloading {label}'s ImageNet weights...")
+    while not job.finished.wait(0.2):
+        eta = job.eta_s()
+        bar.progress(job.fraction, text=f"Downloading {weights.file_name(model_key)}: {job.done / 2**20:.1f} of "
+                     f"{job.total / 2**20:.1f} MB" + (f", about {eta:.0f} s left at this speed" if eta else ""))
+    bar.empty()
+    if job.error:
+        st.warning(f"{job.error} The model runs with random weights; the shipped models work offline.")
+    else:
+        st.caption(f"Downloaded {weights.file_name(model_key)} ({job.total / 2**20:.1f} MB) into the torch hub cache.")
 
 
 def session_trained_models() -> dict[str, LoadedModel]:

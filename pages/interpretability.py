@@ -2,43 +2,46 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from core import cache, explain, ui
-from core.data import draw_shape, make_shapes
+from core.data import SHAPE_CLASSES
 from core.errors import CNNLabError
 from core.features import feature_maps, first_conv, strongest_channels
 from core.images import resize_to
-from core.models import predict_indices, preprocess
+from core.models import NONE_BELOW, predict_indices, preprocess, sees_nothing
 from core.viz import COLORMAPS, channel_grid, filter_grid, outline, overlay, png_bytes, tile
 
 INTRO = """
-Which pixels made the model say *cat*? Each method below answers that differently. **CAMs** weight
-a conv layer's feature maps by how much they matter for the class (Grad-CAM uses gradients,
+Which pixels made the model give its answer? Each method below answers that differently. **CAMs**
+weight a conv layer's feature maps by how much they matter for one class (Grad-CAM uses gradients,
 Score-CAM uses the score itself, Eigen-CAM the main component of the maps). **Saliency** is the
 gradient of the class score with respect to each pixel; **SmoothGrad** averages it over noisy
 copies. **Occlusion** hides one patch at a time and records how much the score drops. Then check
-whether a map is *faithful*: does deleting what it highlights really hurt the score, and does it
-change when the model's weights are scrambled?
+whether a map is *faithful*: does deleting what it highlights really hurt the score, does it change
+when the model's weights are scrambled, and does its peak land on the object more often than a guess?
 """
 MODELS = ("shapesnet", "simplecnn_shapes", "resnet18", "mobilenet_v3_small", "efficientnet_b0", "resnet50")
 FAST = [m for m in explain.CAM_METHODS if m not in explain.SLOW_METHODS]
+POINTING_SCENES = 150
 
 
 def main() -> None:
     ui.route_through_home()
     st.title("Interpretability")
     st.markdown(INTRO)
+    default_model, default_source = ui.photo_defaults()
     left, right = st.columns(2)
     with left:
-        photo = ui.image_picker("xai", default_sample="Cat (chelsea)")
+        photo = ui.image_picker("xai", default_sample="Cat (chelsea)", default_source=default_source)
     with right:
-        loaded = ui.model_picker(MODELS, "xai", extra=ui.session_trained_models())
+        loaded = ui.model_picker(MODELS, "xai", extra=ui.session_trained_models(), default=default_model)
     if photo is not None and loaded is not None:
-        explain_view(photo.pixels, loaded)
+        explain_view(photo, loaded)
     if loaded is not None:
         st.divider()
         pointing_game_view(loaded)
@@ -46,8 +49,8 @@ def main() -> None:
     ui.quiz("interpretability")
 
 
-def explain_view(pixels: np.ndarray, loaded) -> None:
-    spec = loaded.spec
+def explain_view(photo, loaded) -> None:
+    pixels, spec = photo.pixels, loaded.spec
     x = preprocess(pixels, spec)
     if max(pixels.shape[:2]) > 2 * spec.input_size or min(pixels.shape[:2]) < spec.input_size // 2:
         st.caption(f"The photo ({pixels.shape[1]}x{pixels.shape[0]}) is resized to {spec.input_size}x"
@@ -67,11 +70,25 @@ def explain_view(pixels: np.ndarray, loaded) -> None:
                                 index=layers.index(ui.query_choice("layer", layers, default_layer)),
                                 format_func=lambda name: f"{name}  ({' x '.join(map(str, shapes[name]))})")
     st.query_params.update(cls=str(target), layer=layer)
-    st.markdown("Top-5: " + ", ".join(f"**{loaded.class_names[i]}** {p:.1%}" for i, p in preds))
-    live_methods(pixels, loaded, x, target, layer)
+    answer_line(loaded, preds)
+    truth = photo.scene.mask(target) if photo.scene is not None and loaded.class_names == SHAPE_CLASSES else None
+    live_methods(pixels, loaded, x, target, layer, truth)
     slow_methods(pixels, loaded, x, target, layer)
     inside_the_model(pixels, loaded, x)
     faithfulness(pixels, loaded, x, target, layer)
+
+
+def answer_line(loaded, preds) -> None:
+    names = loaded.class_names
+    if not loaded.spec.multilabel:
+        st.markdown("Top-5: " + ", ".join(f"**{names[i]}** {p:.1%}" for i, p in preds))
+        return
+    st.markdown("Each class's own probability (one sigmoid each): "
+                + ", ".join(f"**{names[i]}** {p:.0%}" if p >= NONE_BELOW else f"{names[i]} {p:.0%}" for i, p in preds))
+    if sees_nothing(loaded.spec, preds):
+        st.info(f"The model finds **none of its classes** here (highest {names[preds[0][0]]} at {preds[0][1]:.0%}). "
+                "A map for a class it does not see only shows where its scant evidence lies; pick the *Synthetic "
+                "shapes* source for maps of objects it knows.")
 
 
 def _cam(loaded, x, method, layer, target):
@@ -82,8 +99,12 @@ def _cam(loaded, x, method, layer, target):
         return None
 
 
+def _heat(loaded, x, method, layer, target):
+    return explain.saliency(loaded, x, target) if method == "Saliency" else _cam(loaded, x, method, layer, target)
+
+
 @st.fragment
-def live_methods(pixels, loaded, x, target, layer) -> None:
+def live_methods(pixels, loaded, x, target, layer, truth) -> None:
     st.subheader("Class activation maps and saliency")
     m_col, a_col, c_col = st.columns([2, 2, 1])
     methods = FAST + ["Saliency"]
@@ -92,24 +113,39 @@ def live_methods(pixels, loaded, x, target, layer) -> None:
     alpha = a_col.slider("Overlay opacity", 0.0, 1.0, ui.query_number("alpha", 0.0, 1.0, 0.5), 0.05, key="xai_alpha")
     cmap = c_col.selectbox("Colormap", [c for c in COLORMAPS if c != "gray"], key="xai_cmap")
     st.query_params.update(method=method, alpha=f"{alpha:g}")
-    maps = {m: _cam(loaded, x, m, layer, target) for m in FAST}
-    maps["Saliency"] = explain.saliency(loaded, x, target)
-    heat = maps[method]
+    name = loaded.class_names[target]
+    big, grid = st.columns([3, 2])
+    # The map that was asked for is computed and drawn first; the side-by-side grid follows.
+    heat = _heat(loaded, x, method, layer, target)
     if heat is None:
         return
     shown = overlay(pixels, heat, alpha, cmap)
-    big, grid = st.columns([3, 2])
-    big.image(shown, caption=f"{method} for '{loaded.class_names[target]}'"
-              + ("" if method == "Saliency" else f" at {layer}"), width="stretch")
+    if truth is not None and truth.any():
+        shown = outline(shown, truth)
+    big.image(shown, caption=f"{method} for '{name}'" + ("" if method == "Saliency" else f" at {layer}"),
+              width="stretch")
+    if truth is not None:
+        big.markdown(peak_verdict(heat, truth, name))
     big.download_button("Download overlay (PNG)", png_bytes(shown), f"{loaded.spec.key}_{method}.png",
                         "image/png", key="xai_download")
+    maps = {m: heat if m == method else _heat(loaded, x, m, layer, target) for m in methods}
     ready = {m: h for m, h in maps.items() if h is not None}
     thumbs = [resize_to(overlay(pixels, h, alpha, cmap), (160, 160)) for h in ready.values()]
     grid.image(tile(thumbs, cols=3), width="stretch", caption="Side by side: " + ", ".join(ready) + ".")
 
 
-def _top_class(loaded, x) -> int:
-    return predict_indices(loaded, x, 1)[0][0]
+def peak_verdict(heat: np.ndarray, truth: np.ndarray, name: str) -> str:
+    """Where the map's peak lies, against the scene's true pixels of that class (white outline)."""
+    if not truth.any():
+        return f"There is no {name} in this scene (and the map still has a peak somewhere: a map always does)."
+    h, w = truth.shape
+    big = explain.cv2_resize(heat, (w, h))
+    peak = np.unravel_index(np.argmax(big), big.shape)
+    if explain.is_flat(heat):
+        return f"The map is flat: the model finds no positive evidence for {name} at this layer."
+    if explain.point_on(truth, peak, explain.pointing_tolerance(max(h, w))):
+        return f"Its peak lies **on the {name}** (white outline): the map points at the object."
+    return f"Its peak lies **off the {name}** (white outline): here the map does not point at the object."
 
 
 def slow_methods(pixels, loaded, x, target, layer) -> None:
@@ -136,7 +172,8 @@ def slow_methods(pixels, loaded, x, target, layer) -> None:
         st.session_state["xai_slow_result"] = (key, score, smooth, occ)
     stored = st.session_state.get("xai_slow_result")
     if not stored or stored[0] != key:
-        st.caption("These take a few seconds on a large model, so they run on request.")
+        st.caption("Score-CAM and occlusion cost one forward pass per channel or patch position, so they run "
+                   "on request.")
         return
     _, score, smooth, occ = stored
     cols = st.columns(3)
@@ -170,6 +207,7 @@ def faithfulness(pixels, loaded, x, target, layer) -> None:
     heat = _cam(loaded, x, method, layer, target)
     if heat is None:
         return
+    name = loaded.class_names[target]
     f, p = explain.deletion_curve(loaded, x, heat, target)
     fr, pr = explain.deletion_curve(loaded, x, heat, target, order="random")
     fig = go.Figure([go.Scatter(x=f, y=p, name=f"{method} order (area {explain.area_under(f, p):.3f})"),
@@ -177,55 +215,90 @@ def faithfulness(pixels, loaded, x, target, layer) -> None:
                                 line=dict(dash="dash"))])
     fig.update_layout(title="Deletion curve: probability as the most salient regions are blurred away",
                       height=340, xaxis=dict(title="fraction of the image removed", tickformat=".0%"),
-                      yaxis=dict(title=f"P({loaded.class_names[target]})", range=[0, 1.02]))
+                      yaxis=dict(title=f"P({name})", range=[0, 1.02]))
     st.plotly_chart(fig, width="stretch")
     st.caption("A faithful map finds the evidence first, so its curve drops faster than deleting regions at random.")
+    key = (loaded.spec.key, hashlib.blake2b(x.numpy().tobytes(), digest_size=8).hexdigest(), method, layer, target)
     if st.button("Sanity check: the same CAM on a model with scrambled weights", key="xai_sanity"):
         with st.spinner("Copying the model and re-initialising every layer..."):
             scrambled = explain.cam(explain.randomized_copy(loaded), x, method, layer, target)
-        a, b = st.columns(2)
-        a.image(overlay(pixels, heat, 0.5), caption=f"{method}, trained weights", width="stretch")
-        b.image(overlay(pixels, scrambled, 0.5), caption=f"{method}, scrambled weights", width="stretch")
+        st.session_state["xai_sanity_result"] = (key, scrambled)
+    stored = st.session_state.get("xai_sanity_result")
+    if stored and stored[0] == key:
+        sanity_result(pixels, heat, stored[1], method, name)
+
+
+def sanity_result(pixels, heat, scrambled, method: str, name: str) -> None:
+    a, b = st.columns(2)
+    a.image(overlay(pixels, heat, 0.5), caption=f"{method}, trained weights", width="stretch")
+    b.image(overlay(pixels, scrambled, 0.5), caption=f"{method}, scrambled weights", width="stretch")
+    try:
         rho = explain.rank_similarity(heat, scrambled)
-        verdict = "they differ, so the method depends on what the model learned" if rho < 0.5 else \
-            "they are similar: this map says more about the image than about the model"
-        st.markdown(f"Rank correlation between the two maps: **{rho:.2f}**; {verdict}.")
+    except CNNLabError as err:
+        which = "trained model's" if explain.is_flat(heat) else "scrambled model's"
+        st.warning(f"No verdict: the {which} map is flat. {err} A flat {method} means the model finds no "
+                   f"positive evidence for '{name}' at this layer; pick a class the model sees.")
+        return
+    verdict = "they differ, so the method depends on what the model learned" if rho < 0.5 else \
+        "they are similar: this map says more about the image than about the model"
+    st.markdown(f"Rank correlation between the two maps: **{rho:.2f}**; {verdict}.")
 
 
 @st.fragment
 def pointing_game_view(loaded) -> None:
-    st.subheader("The pointing game on shapes with known masks")
-    st.markdown("Synthetic shapes come with the exact object mask. A map *points* correctly when its peak "
-                "lies on the object (within 15 px at 224 px, scaled, as in Zhang et al.).")
+    st.subheader("The pointing game on scenes with known masks")
+    st.markdown(
+        "A synthetic scene knows every pixel's class. For each class present, the model's Grad-CAM for that "
+        "class *points* correctly when its peak lies on that class's shapes (within 15 px at 224 px, scaled, as "
+        "in Zhang et al.). Two baselines play the same trials: a guess at the **image centre** and a **random "
+        "peak**. A map that only found \"something in the middle\" ties with the centre guess.")
+    if loaded.class_names != SHAPE_CLASSES:
+        st.caption("The game needs a model that knows the five shapes: ShapesNet, SimpleCNN, or a model trained "
+                   "on synthetic shapes on the Training page.")
+        return
     spec = loaded.spec
-    seed = st.number_input("Shape seed", 0, 10_000, 0, key="xai_pg_seed")
-    img, mask = draw_shape(("circle", "square", "triangle", "star", "cross")[seed % 5], 64,
-                           np.random.default_rng(seed))
-    x = preprocess(img, spec)
-    cls = _top_class(loaded, x)
     layers = explain.spatial_layers(cache.layer_shapes(spec.key, _loaded=loaded))
     layer = spec.target_layer if spec.target_layer in layers else layers[-1]
-    heat = _cam(loaded, x, "Grad-CAM", layer, cls)
-    if heat is None:
-        return
-    hit = explain.pointing_game(heat, mask)
-    big = np.kron(img, np.ones((4, 4, 1), np.uint8))
-    peak = np.unravel_index(np.argmax(heat), heat.shape)
-    shown = outline(overlay(big, heat, 0.45), mask)
-    a, b = st.columns([1, 2])
-    a.image(shown, width=256, caption=f"Grad-CAM for '{loaded.class_names[cls]}', white = true object outline")
-    b.markdown(f"Peak at row {peak[0]}, column {peak[1]} of the {heat.shape[0]}x{heat.shape[1]} map: "
-               f"**{'hit' if hit else 'miss'}**.")
-    if b.button("Play 100 held-out shapes", key="xai_pg_run"):
-        data = make_shapes(100, seed=777)
-        hits = 0
-        bar = b.progress(0.0, text="Playing...")
-        for i, (im, m) in enumerate(zip(data.images, data.masks)):
-            xi = preprocess(im, spec)
-            hi = _cam(loaded, xi, "Grad-CAM", layer, _top_class(loaded, xi))
-            hits += bool(hi is not None and explain.pointing_game(hi, m))
-            bar.progress((i + 1) / 100, text=f"{i + 1} of 100")
-        b.metric("Pointing game (Grad-CAM, top class)", f"{hits / 100:.0%}")
+    scenes = cache.pointing_scenes(POINTING_SCENES)
+    example_trials(loaded, scenes[0], layer)
+    key = (spec.key, layer)
+    if st.button(f"Play all {POINTING_SCENES} held-out scenes", key="xai_pg_run"):
+        bar = st.progress(0.0, text="Playing...")
+        start = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            left = (time.perf_counter() - start) / done * (total - done)
+            bar.progress(done / total, text=f"{done} of {total} scenes, {left:.0f} s left")
+
+        st.session_state["xai_pg_result"] = (key, explain.pointing_game_scenes(loaded, scenes, layer,
+                                                                               progress=progress))
+        bar.empty()
+    stored = st.session_state.get("xai_pg_result")
+    if stored and stored[0] == key:
+        scores = stored[1]
+        a, b, c = st.columns(3)
+        a.metric(f"Pointing game, Grad-CAM at {layer}", f"{scores.cam:.0%}")
+        b.metric("Centre guess, same trials", f"{scores.centre:.0%}")
+        c.metric("Random peak, same trials", f"{scores.random:.0%}")
+        st.caption(f"{scores.trials} trials: one per class present in each of {POINTING_SCENES} scenes the model "
+                   "never saw.")
+
+
+def example_trials(loaded, scene, layer: str) -> None:
+    """One held-out scene's trials, drawn: each class present, its map, the class's outline, hit or miss."""
+    x = preprocess(scene.image, loaded.spec)
+    images, captions = [], []
+    tol = explain.pointing_tolerance(max(scene.labels.shape))
+    for k in np.flatnonzero(scene.present()):
+        heat = _cam(loaded, x, "Grad-CAM", layer, int(k))
+        if heat is None:
+            return
+        full = explain.cv2_resize(heat, scene.labels.shape[::-1])
+        hit = explain.point_on(scene.mask(int(k)), np.unravel_index(np.argmax(full), full.shape), tol)
+        big = np.kron(scene.image, np.ones((3, 3, 1), np.uint8))
+        images.append(outline(overlay(big, heat, 0.45), np.kron(scene.mask(int(k)), np.ones((3, 3), bool))))
+        captions.append(f"{loaded.class_names[k]}: {'hit' if hit else 'miss'}")
+    st.image(images, caption=captions, width=192)
 
 
 main()

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from core import cache, csvdata, data, forecast, segmentation, temporal, ui
+from core import cache, csvdata, forecast, segmentation, temporal, ui
 from core.errors import CNNLabError
 
 INTRO = """
@@ -320,22 +320,30 @@ def segmentation_lab() -> None:
                  hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
                                 ["mean IoU", "train seconds"] + [f"IoU {c}" for c in classes]})
-    test = first.test
     picks = list(range(4))
-    truth = segmentation.label_maps(test, first.task)
-    rows = [("input", [test.images[i] for i in picks]), ("true mask", [segmentation.mask_rgb(truth[i]) for i in picks])]
+    rows = [("input", [first.test_images[i] for i in picks]),
+            ("true mask", [segmentation.mask_rgb(first.test_labels[i]) for i in picks])]
     for skips, r in results.items():
-        pred = segmentation.predict(r.model, test.images[picks])
+        pred = segmentation.predict(r.model, first.test_images[picks])
         rows.append((f"predicted, {'with' if skips else 'without'} skips", [segmentation.mask_rgb(p) for p in pred]))
     for name, images in rows:
         st.image(images, width=110, caption=[name] * len(images))
-    st.markdown("**No dense layer, so no fixed input size:** the same trained network on a 128 x 192 scene "
-                "gives a 128 x 192 mask.")
-    scene = data.shapes_scene(size=128, seed=int(st.number_input("Scene seed", 0, 10_000, 0, key="seg_scene")))
-    big = segmentation.predict(results[next(iter(results))].model, scene[None])[0]
-    a, b = st.columns(2)
-    a.image(scene, caption=f"input {scene.shape[0]} x {scene.shape[1]}", width="stretch")
-    b.image(segmentation.mask_rgb(big), caption=f"predicted mask {big.shape[0]} x {big.shape[1]}", width="stretch")
+    bigger_input(first.task, results[next(iter(results))])
+
+
+def bigger_input(task: str, result) -> None:
+    st.markdown("**No dense layer, so no fixed input size:** the same trained network, shown a 128 x 192 scene "
+                "with more shapes at the sizes it trained on, gives a 128 x 192 mask.")
+    scene = segmentation.big_scene(int(st.number_input("Scene seed", 0, 10_000, 0, key="seg_scene")))
+    truth = segmentation.scene_labels(scene, task)
+    big = segmentation.predict(result.model, scene.image[None])[0]
+    iou = segmentation.iou_per_class(big, truth, len(segmentation.TASKS[task]))
+    a, b, c = st.columns(3)
+    a.image(scene.image, caption=f"input {scene.image.shape[0]} x {scene.image.shape[1]}", width="stretch")
+    b.image(segmentation.mask_rgb(truth), caption="true mask", width="stretch")
+    c.image(segmentation.mask_rgb(big), caption=f"predicted mask {big.shape[0]} x {big.shape[1]}", width="stretch")
+    st.metric("Mean IoU on this bigger scene", f"{np.nanmean(iou):.2f}",
+              help="Intersection over union per class (background included), averaged over the classes present.")
 
 
 @st.fragment

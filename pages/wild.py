@@ -170,41 +170,49 @@ def tiling_lab() -> None:
     st.markdown(
         "Satellite scenes are tens of thousands of pixels wide, while a CNN takes a small fixed input. So the "
         "scene is cut into tiles, each tile is classified, and the scores are stitched into a map. Overlapping "
-        "tiles see every object whole at least once and their scores are averaged per pixel. This scene has "
-        "shapes scattered on a textured canvas, so the true map is known; the classifier is the shipped "
-        "ShapesNet (64x64 input; every tile is resized to that).")
+        "tiles see every object whole at least once and their scores are averaged per pixel. A tile's score says "
+        "*what* is in it; its class activation map says *where*, so each tile's score is spread over the tile "
+        "as its CAM (switch that off to see a plain tile-score map). The classifier is the shipped ShapesNet "
+        "(64x64 input; every tile is resized to that), which has one sigmoid per shape, so a tile with nothing "
+        "in it scores low for every class and stays background. This scene has shapes scattered on a textured "
+        "canvas, so the true map is known and the stitched one is scored against it.")
     c1, c2, c3, c4, c5 = st.columns(5)
     canvas = c1.selectbox("Canvas (height x width)", CANVASES, key="wild_canvas",
                           index=CANVASES.index(ui.query_choice("canvas", CANVASES, CANVASES[1])))
     seed = int(c2.number_input("Scene seed", 0, 10_000, ui.query_number("scene", 0, 10_000, 1), key="wild_scene"))
     tile = c3.slider("Tile size (px)", 32, 256, ui.query_number("tile", 32, 256, 96), 16, key="wild_tile")
     overlap = c4.slider("Overlap", 0, 75, ui.query_number("overlap", 0, 75, 50), 25, format="%d%%", key="wild_overlap")
-    min_conf = c5.slider("Show a class from confidence", 0.0, 0.95, ui.query_number("conf", 0.0, 0.95, 0.0), 0.05,
-                         key="wild_minconf", help="Pixels whose averaged confidence is lower are painted as background.")
-    st.query_params.update(canvas=canvas, scene=str(seed), tile=str(tile), overlap=str(overlap), conf=f"{min_conf:g}")
+    min_conf = c5.slider("Show a class from score", 0.05, 0.95, ui.query_number("conf", 0.05, 0.95, 0.5), 0.05,
+                         key="wild_minconf", help="Pixels where no class's averaged score reaches this are background.")
+    localise = st.toggle("Place each tile's score with its CAM", value=ui.query_choice("where", ("cam", "tile"), "cam")
+                         == "cam", key="wild_localise")
+    st.query_params.update(canvas=canvas, scene=str(seed), tile=str(tile), overlap=str(overlap), conf=f"{min_conf:g}",
+                           where="cam" if localise else "tile")
     h, w = map(int, canvas.split("x"))
     try:
         rows, cols = tiling.tile_grid(h, w, tile, overlap / 100)
         scene = cache.tiling_scene(h, w, seed)
-        tmap = cache.tile_map(h, w, seed, tile, overlap / 100)
+        tmap = cache.tile_map(h, w, seed, tile, overlap / 100, localise)
     except CNNLabError as err:
         st.error(str(err))
         return
-    tile_acc, n_tiles = tiling.tile_accuracy(scene, tmap)
+    labels = tiling.map_labels(tmap, min_conf)
+    score = tiling.score_map(scene.labels, labels, len(SHAPE_CLASSES))
     m1, m2, m3 = st.columns(3)
     m1.metric("Tiles classified", f"{len(rows) * len(cols):,}", help=f"{len(rows)} rows x {len(cols)} columns")
-    m2.metric("Shapes found (class at the centre)", f"{tiling.object_accuracy(scene, tmap):.0%}",
-              help=f"{len(scene.objects)} shapes in the scene")
-    m3.metric("Tiles mostly on one shape, right", f"{tile_acc:.0%}" if n_tiles else "none",
-              help=f"{n_tiles} tiles where one shape covers at least 15% of the tile")
+    m2.metric("Pixel accuracy (background included)", f"{score.pixel_accuracy:.0%}",
+              help="Share of all pixels whose stitched class equals the true one.")
+    m3.metric("Mean IoU against the true map", f"{score.mean_iou:.2f}",
+              help="Intersection over union of each class (background and the five shapes), averaged.")
     a, b, c = st.columns(3)
     a.image(tiling.grid_lines(scene.image, tmap), caption="The scene with every tile's outline", width="stretch")
     b.image(mask_rgb(scene.labels + 1), caption="True map", width="stretch")
-    c.image(mask_rgb(tiling.map_labels(tmap, min_conf) + 1), caption="Stitched prediction", width="stretch")
-    st.image([np.full((24, 24, 3), colour, np.uint8) for colour in mask_rgb(np.arange(len(SHAPE_CLASSES) + 1))],
-             caption=["background", *SHAPE_CLASSES], width=72)
-    st.caption("A classifier trained only on the five shapes has no 'nothing here' answer, so empty tiles still "
-               "get a class: raise the confidence threshold, or (as real pipelines do) train a background class.")
+    c.image(mask_rgb(labels + 1), caption="Stitched prediction", width="stretch")
+    names = ["background", *SHAPE_CLASSES]
+    st.image([np.full((24, 24, 3), colour, np.uint8) for colour in mask_rgb(np.arange(len(names)))],
+             caption=[f"{n}: IoU {v:.2f}" if v == v else f"{n}: absent" for n, v in zip(names, score.iou)], width=96)
+    st.caption("Background is a class too: pixel accuracy alone would flatter a map that paints everything "
+               "background, so the IoU of every class is shown.")
 
 
 # ---------------------------------------------------------------- style transfer
@@ -215,6 +223,7 @@ def style_lab() -> None:
         "close to the photo's (content), while the correlations between feature channels, the Gram matrices "
         "of five layers, move towards a painting's (style). The same filters that tell ImageNet classes "
         "apart carry brush strokes and textures.")
+    ui.wait_for_weights("vgg19", "VGG19")
     features, source = cache.style_features()
     if features is None:
         st.info(f"**Style transfer is off here.** {source} It needs VGG19's trained filters: with random weights "

@@ -4,8 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from core.data import (EXTRA_SHAPES, SHAPE_CLASSES, load_digits, load_torchvision_dataset, make_shapes,
-                       shapes_scene)
+from core.data import EXTRA_SHAPES, SHAPE_CLASSES, load_digits, load_torchvision_dataset, make_shapes
 from core.errors import CNNLabError
 
 
@@ -43,11 +42,6 @@ def test_extra_shapes_draw_and_unknown_shapes_are_refused():
     assert ds.masks.reshape(6, -1).any(1).all()
     with pytest.raises(CNNLabError, match="Unknown shape"):
         make_shapes(2, classes=("circle", "dodecahedron"))
-
-
-def test_shapes_scene_is_a_six_tile_photo():
-    scene = shapes_scene(size=128, seed=5)
-    assert scene.shape == (128, 192, 3) and scene.std() > 20
 
 
 def test_digits_ship_offline():

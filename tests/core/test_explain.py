@@ -24,11 +24,19 @@ def _no_hooks(model):
     return not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in model.modules())
 
 
-def test_gradcam_wins_the_pointing_game_on_held_out_shapes(shapes_model, held_out):
-    hits = [explain.pointing_game(explain.cam(shapes_model, preprocess(img, shapes_model.spec), "Grad-CAM",
-                                              "features.block4", int(label)), mask)
-            for img, mask, label in zip(held_out.images, held_out.masks, held_out.labels)]
-    assert np.mean(hits) >= 0.9
+@pytest.fixture(scope="module")
+def pointing(shapes_model):
+    from core.scorecard import pointing_scenes
+
+    return explain.pointing_game_scenes(shapes_model, pointing_scenes(60), "features.block4")
+
+
+def test_gradcam_beats_the_centre_guess_and_random_peaks_on_scenes(pointing):
+    """For every class present in 60 held-out scenes, its Grad-CAM's peak must land on that class's
+    shapes far more often than a guess at the centre, which a single centred shape would reward."""
+    assert pointing.trials > 120
+    assert pointing.cam >= 0.8 and pointing.centre <= 0.4 and pointing.random <= 0.3
+    assert pointing.cam - pointing.centre >= 0.4
 
 
 def test_pointing_game_rules():
@@ -39,6 +47,8 @@ def test_pointing_game_rules():
     assert not explain.pointing_game(heat, mask, tolerance=0)
     assert explain.pointing_game(heat, mask)  # 15 px at 224 is 4 px at 64: the peak is 2 px away
     assert explain.pointing_tolerance(224) == 15 and explain.pointing_tolerance(64) == 4
+    assert explain.point_on(mask, (9, 9), 4) and not explain.point_on(mask, (9, 9), 3)  # 3*sqrt(2) px away
+    assert not explain.point_on(np.zeros((8, 8), bool), (0, 0), 100)  # no object: never a hit
 
 
 def test_occluding_the_object_hurts_more_than_occluding_background(shapes_model, held_out):
@@ -113,7 +123,7 @@ def test_bad_requests_are_clear_errors(shapes_model):
 
 def test_layer_listing(shapes_model):
     shapes = explain.layer_shapes(shapes_model, torch.zeros(1, 3, 64, 64))
-    assert shapes["features.block4"] == (64, 8, 8) and shapes["fc"] == (5,)
+    assert shapes["features.block4"] == (64, 16, 16) and shapes["fc"] == (5,)
     layers = explain.spatial_layers(shapes)
     assert "features.block4" in layers and "fc" not in layers and "pool" not in layers
 
@@ -151,6 +161,11 @@ def test_sanity_check_maps_change_and_the_original_is_untouched(shapes_model, he
     assert explain.rank_similarity(trained, scrambled) < 0.5
     assert all(torch.equal(a, b) for a, b in zip(before, shapes_model.model.parameters()))
     assert explain.rank_similarity(trained, trained) == pytest.approx(1.0)
+
+
+def test_rank_similarity_refuses_flat_maps():
+    with pytest.raises(CNNLabError, match="flat"):
+        explain.rank_similarity(np.zeros((8, 8)), np.random.default_rng(0).random((8, 8)))
 
 
 def test_saliency_and_smoothgrad_are_normalised_maps(shapes_model, held_out):

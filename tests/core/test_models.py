@@ -5,8 +5,9 @@ import torchvision
 
 from core.data import make_shapes
 from core.errors import CNNLabError
-from core.models import (REGISTRY, SimpleCNN, cached_weights_path, load_model, model_card, predict_indices,
-                         preprocess)
+from core import weights
+from core.architectures import SimpleCNN
+from core.models import REGISTRY, load_model, model_card, predict_indices, preprocess
 from core.training import accuracy, dataset_tensor
 
 SHIPPED = [k for k, s in REGISTRY.items() if s.kind == "shipped"]
@@ -67,7 +68,7 @@ def test_torchvision_weights_in_local_cache_are_used(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     torch.manual_seed(123)
     reference = torchvision.models.resnet18()
-    path = cached_weights_path("resnet18")
+    path = weights.cached_path("resnet18")
     assert path.name == "resnet18-f37072fd.pth" and str(path).startswith(str(tmp_path))
     path.parent.mkdir(parents=True)
     torch.save(reference.state_dict(), path)
@@ -78,7 +79,7 @@ def test_torchvision_weights_in_local_cache_are_used(tmp_path, monkeypatch):
 
 def test_corrupt_cached_weights_fall_back_with_notice(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = cached_weights_path("resnet18")
+    path = weights.cached_path("resnet18")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a checkpoint")
     loaded = load_model("resnet18")

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torchvision.models.vgg import cfgs, make_layers
 
-from core import style
+from core import style, weights
 from core.errors import CNNLabError
 from core.images import sample_photo
 
@@ -25,7 +25,7 @@ def test_cached_weights_are_loaded_into_the_conv_layers(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     torch.manual_seed(0)
     convs = make_layers(cfgs["E"])
-    path = style.cached_weights_path("vgg19")
+    path = weights.cached_path("vgg19")
     path.parent.mkdir(parents=True)
     torch.save({f"features.{k}": v for k, v in convs.state_dict().items()}, path)
     features, source = style.vgg19_features()

@@ -27,21 +27,55 @@ def test_overlap_sets_the_stride_and_the_cap_refuses_too_many_tiles():
 def test_scene_labels_match_its_objects():
     scene = tiling.make_scene(384, 480, seed=3)
     assert scene.image.shape == (384, 480, 3) and scene.labels.shape == (384, 480)
-    assert scene.objects
+    assert len(scene.objects) == round(tiling.DENSITY * 384 * 480) or len(scene.objects) > 5
     for kind, y, x, size in scene.objects:
+        assert tiling.SHAPE_PX[0] <= size <= tiling.SHAPE_PX[1]
         window = scene.labels[max(0, y - size // 2):y + size // 2, max(0, x - size // 2):x + size // 2]
         assert (window == kind).any()
     assert set(np.unique(scene.labels)) <= {tiling.BACKGROUND, 0, 1, 2, 3, 4}
 
 
-def test_the_stitched_map_names_most_shapes_and_averages_overlaps():
-    model = load_model("shapesnet")
-    scene = tiling.make_scene(576, 768, seed=1)
-    tiles = tiling.classify_tiles(model, scene.image, 96, 0.0)
-    assert tiles.probs.shape == (6, 8, 5)
-    assert np.allclose(tiles.pixel_probs.astype(np.float32).sum(-1), 1, atol=1e-2)
-    assert tiling.object_accuracy(scene, tiles) >= 0.8
-    acc, n = tiling.tile_accuracy(scene, tiles)
-    assert n > 0 and acc >= 0.8
-    labels = tiling.map_labels(tiles, min_conf=1.01)
-    assert (labels == tiling.BACKGROUND).all()  # nothing is that confident
+def test_map_scores_count_background_as_a_class():
+    truth = np.full((10, 10), tiling.BACKGROUND)
+    truth[:5, :5] = 2
+    all_background = np.full_like(truth, tiling.BACKGROUND)
+    score = tiling.score_map(truth, all_background, 5)
+    assert score.pixel_accuracy == 0.75  # a trivial map still gets most pixels right...
+    assert score.iou[0] == 0.75 and score.iou[3] == 0.0 and score.mean_iou == pytest.approx(0.375)  # ...not IoU
+    assert tiling.score_map(truth, truth, 5).mean_iou == 1.0
+
+
+@pytest.fixture(scope="module")
+def shapes_model():
+    return load_model("shapesnet")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_default_stitched_map_is_near_the_true_map(shapes_model, seed):
+    """The tiling lab's defaults (768x1024, 96 px tiles, 50% overlap, score 0.5, CAM placement)."""
+    scene = tiling.make_scene(768, 1024, seed=seed)
+    tiles = tiling.classify_tiles(shapes_model, scene.image, 96, 0.5)
+    assert tiles.probs.shape == (len(tiles.rows), len(tiles.cols), 5)
+    score = tiling.score_map(scene.labels, tiling.map_labels(tiles, 0.5), 5)
+    assert score.mean_iou >= 0.6 and score.pixel_accuracy >= 0.9
+    everything_background = tiling.score_map(scene.labels, np.full_like(scene.labels, tiling.BACKGROUND), 5)
+    assert everything_background.mean_iou < 0.2  # the trivial map fails the same bar
+
+
+def test_placing_scores_by_cam_beats_spreading_them_over_the_tile(shapes_model):
+    scene = tiling.make_scene(512, 512, seed=4)
+    placed = tiling.classify_tiles(shapes_model, scene.image, 96, 0.5)
+    spread = tiling.classify_tiles(shapes_model, scene.image, 96, 0.5, localise=False)
+    np.testing.assert_array_equal(placed.probs, spread.probs)  # the same tiles, the same scores
+    iou = [tiling.score_map(scene.labels, tiling.map_labels(t, 0.5), 5).mean_iou for t in (placed, spread)]
+    assert iou[0] > iou[1] + 0.1
+
+
+def test_the_threshold_changes_the_map_and_its_scores(shapes_model):
+    scene = tiling.make_scene(512, 512, seed=5)
+    tiles = tiling.classify_tiles(shapes_model, scene.image, 96, 0.5)
+    low, high = (tiling.map_labels(tiles, c) for c in (0.5, 0.95))
+    assert (high == tiling.BACKGROUND).sum() > (low == tiling.BACKGROUND).sum()
+    assert tiling.score_map(scene.labels, low, 5).mean_iou != tiling.score_map(scene.labels, high, 5).mean_iou
+    assert (tiling.map_labels(tiles, 1.01) == tiling.BACKGROUND).all()  # nothing scores above 1

@@ -103,9 +103,9 @@ def vgg19_in_cache():
     import torch
     from torchvision.models.vgg import cfgs, make_layers
 
-    from core import cache, style
+    from core import cache, weights
 
-    path = style.cached_weights_path("vgg19")
+    path = weights.cached_path("vgg19")
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     torch.save({f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}, path)

@@ -1,0 +1,127 @@
+"""ImageNet weights: the real download path against a local HTTP server on 127.0.0.1 that serves a
+fabricated checkpoint (no network), a broken download of every kind, and the cache."""
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from core import weights
+from core.errors import CNNLabError
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    lie_about_length = False
+
+    def do_GET(self):  # noqa: N802 (the http.server API)
+        body = self.files.get(self.path.lstrip("/"))
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body) * 2 if self.lie_about_length else len(body)))
+        self.end_headers()
+        self.wfile.write(body)  # when lying, the connection closes half way through the promised bytes
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch):
+    _Handler.files, _Handler.lie_about_length = {}, False
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv(weights.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}/")
+    monkeypatch.setattr(weights, "_downloads", {})
+    yield _Handler
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def checkpoint() -> tuple[str, bytes, dict]:
+    """A resnet18 state dict (random weights) saved as a checkpoint named by its own hash, as torchvision names
+    its files."""
+    import io
+
+    torch.manual_seed(7)
+    state = torchvision.models.resnet18().state_dict()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    body = buffer.getvalue()
+    return f"resnet18-{hashlib.sha256(body).hexdigest()[:8]}.pth", body, state
+
+
+@pytest.fixture
+def online(monkeypatch, tmp_path, checkpoint):
+    """Downloads allowed, an empty hub cache, and resnet18's file name pointing at the fabricated checkpoint."""
+    monkeypatch.setenv("CNNLAB_OFFLINE", "0")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(weights, "file_name", lambda key: checkpoint[0])
+    return tmp_path
+
+
+def test_the_official_names_carry_their_hash():
+    assert weights.file_name("resnet18") == "resnet18-f37072fd.pth"
+    assert weights.expected_hash_prefix("resnet18-f37072fd.pth") == "f37072fd"
+    assert weights.url("resnet18").startswith("https://download.pytorch.org/")
+    with pytest.raises(CNNLabError, match="no hash"):
+        weights.expected_hash_prefix("weights.pth")
+
+
+def test_download_lands_in_the_cache_with_progress(server, online, checkpoint):
+    name, body, state = checkpoint
+    server.files[name] = body
+    seen = []
+    dest = weights.cached_path("resnet18")
+    weights.fetch(weights.url("resnet18"), dest, lambda done, total: seen.append((done, total)))
+    assert dest.read_bytes() == body and dest.parent == Path(online) / "hub" / "checkpoints"
+    assert seen[-1] == (len(body), len(body)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(seen) > 3  # reported chunk by chunk, not once at the end
+    assert not list(dest.parent.glob("*.part"))
+
+
+def test_the_model_loads_downloaded_weights_shared_by_every_caller(server, online, checkpoint):
+    from core.models import load_model
+
+    server.files[checkpoint[0]] = checkpoint[1]
+    first, second = weights.download("resnet18"), weights.download("resnet18")
+    assert first is second  # one download per server, however many sessions ask
+    assert first.finished.wait(30) and first.ok and first.fraction == 1.0
+    loaded = load_model("resnet18")
+    assert loaded.trained and loaded.notice is None and "local cache" in loaded.weights_source
+    assert torch.equal(loaded.model.conv1.weight, checkpoint[2]["conv1.weight"])
+
+
+@pytest.mark.parametrize("breakage,message", [
+    ("missing", "HTTPError"),
+    ("truncated", "stopped after"),
+    ("tampered", "damaged or not the published file"),
+])
+def test_a_broken_download_leaves_nothing_behind_and_falls_back(server, online, checkpoint, breakage, message):
+    from core.models import load_model
+
+    name, body, _ = checkpoint
+    if breakage == "truncated":
+        server.files[name], server.lie_about_length = body, True
+    elif breakage == "tampered":
+        server.files[name] = body[:-10] + b"0123456789"
+    job = weights.download("resnet18")
+    assert job.finished.wait(30) and message in job.error and not job.ok
+    folder = weights.cached_path("resnet18").parent
+    assert not weights.available("resnet18")
+    assert not folder.exists() or not list(folder.iterdir())  # no half file, no temporary file
+    assert weights.download("resnet18") is None and not weights.obtainable("resnet18")  # no retry every rerun
+    loaded = load_model("resnet18")
+    assert not loaded.trained and "random weights" in loaded.notice
+
+
+def test_offline_nothing_is_fetched(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(weights, "_downloads", {})
+    assert weights.download("resnet18") is None and not weights.obtainable("resnet18")
+    assert weights.state_dict("resnet18") == (None, "downloads are off here")
