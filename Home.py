@@ -55,17 +55,18 @@ def home() -> None:
     with right:
         loaded = ui.model_picker(VISION_MODELS, "home", default=default_model)
     if photo is not None and loaded is not None:
-        vision_viewer(photo.pixels, loaded)
+        vision_viewer(photo, loaded)
 
     st.divider()
     ui.quiz("foundations")
 
 
-def vision_viewer(pixels, loaded) -> None:
+def vision_viewer(photo, loaded) -> None:
     from core import cache
     from core.features import first_conv, strongest_channels
     from core.viz import colorize, filter_grid, upscale
 
+    pixels = photo.pixels
     maps, preds = cache.cnn_vision(loaded.spec.key, pixels)
     size = loaded.spec.input_size
     photo_col, pred_col = st.columns(2)
@@ -74,6 +75,10 @@ def vision_viewer(pixels, loaded) -> None:
                  f"The model sees it resized to {size}x{size}.", width="stretch")
     with pred_col:
         predictions(loaded, preds)
+        if photo.scene is not None and loaded.card.get("scenes") is False:
+            st.caption(f"{loaded.spec.label.split(' (')[0]} learned one shape per image, and with no global pooling "
+                       "it has no way to find several anywhere in a picture: on a scene it is out of its depth. "
+                       "ShapesNet is the model that learned scenes.")
 
     st.subheader("First-layer filters")
     conv = first_conv(loaded.model)

@@ -98,7 +98,10 @@ def make_scenes(n: int, *, size: int = 64, seed: int = 0, **kwargs) -> list[Scen
     return [draw_scene(rng, size, **kwargs) for _ in range(n)]
 
 
-MIX = {"single": 0.25, "scene": 0.40, "empty": 0.10, "natural": 0.25}  # what the shipped shape models see
+# What the shipped shape models see: ShapesNet the scenes too; SimpleCNN, with no global pooling and
+# 32 px input, one shape per image or none.
+MIX = {"single": 0.25, "scene": 0.35, "empty": 0.10, "natural": 0.30}
+SINGLE_MIX = {"single": 0.65, "empty": 0.10, "natural": 0.25}
 
 
 MIX_CHUNK = 500  # images per independently seeded chunk, so chunks can be drawn in parallel
@@ -295,6 +298,21 @@ THING_KINDS = ("circle", "circle", "ring", "ring", "ellipse", "ellipse", "blob",
                "square", "triangle", "star", "cross")
 
 
+def _dead_leaves(size, rng):
+    """The dead-leaves model of natural images (Matheron; Lee, Mumford and Huang 2001): many patches of
+    every size, each falling over the ones before. Its statistics (occlusion, sizes spread over
+    scales) are close to those of photos. The leaves are ellipses, never the classes' shapes."""
+    img = np.broadcast_to(_palette(rng, 1)[0], (size, size, 3)).astype(np.float32).copy()
+    palette = _palette(rng, 6)
+    for _ in range(int(rng.integers(60, 250))):
+        r = size * 0.02 / max(rng.random(), 0.02) ** 0.6  # many small, few big (a power law)
+        centre = tuple(int(v) for v in rng.uniform(0, size, 2))
+        axes = (max(1, int(min(r, size))), max(1, int(min(r, size) * rng.uniform(0.3, 0.8))))
+        colour = tuple(float(c) for c in palette[int(rng.integers(6))] + rng.normal(0, 12, 3))
+        cv2.ellipse(img, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1)
+    return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2)) + 10 * (_fractal(size, rng) - 0.5)
+
+
 def _collection(size, rng):
     """Many alike round things in rows: coins on a table, buttons, pills, cells, oranges in a crate."""
     return _things(size, rng, layout=2)
@@ -307,14 +325,18 @@ def _things(size, rng, layout: int | None = None):
     colour, so the model must learn that an outline alone does not make one."""
     img = NATURAL_STYLES[int(rng.integers(3))](size, rng).astype(np.float32)  # clouds, landscape or bokeh
     texture = _fractal(size, rng) - 0.5  # one texture, shifted for each object (a fresh one each is slow)
+    # and one fine grain (engraving, weave, skin, rust): a real object's surface varies from pixel to
+    # pixel about three times as much as the classes' flat fill does (local std ~17 vs ~5 at 64 px)
+    grain_fine = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), 0.7)[..., None] * 2.2
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     # a few big things, many scattered small ones, or a collection in rows
     layout = int(rng.integers(3)) if layout is None else layout
-    if layout == 2:  # coins on a table, buttons, pills, cells: many alike, in jittered rows
+    if layout == 2:  # coins on a table, buttons, tiles, a flag's stars: many alike, in jittered rows
         n_side = int(rng.integers(3, 8))
         step = size / n_side
         d_all = step * rng.uniform(0.5, 0.85)
-        kind_all = ("circle", "circle", "ring", "ellipse")[int(rng.integers(4))]
+        kind_all = ("circle", "circle", "circle", "ring", "ellipse", "square", "star", "cross",
+                    "triangle")[int(rng.integers(9))]
         colour_all = _palette(rng, 1)[0]
         places = [((i + 0.5) * step + rng.normal(0, step * 0.08), (j + 0.5) * step + rng.normal(0, step * 0.08))
                   for i in range(n_side) for j in range(n_side)]
@@ -335,15 +357,19 @@ def _things(size, rng, layout: int | None = None):
             continue
         box = (slice(y0, y1), slice(x0, x1))
         mask = mask[box]
-        # An outline of a class never comes plain: soft-edged, and always nested, detailed or rimmed.
-        drawn_like_a_class = kind in ("circle", "square", "triangle", "star", "cross")
+        # An outline of a class never comes plain (soft-edged, and nested, detailed or rimmed), except
+        # in a collection: many alike in rows are no scene of the classes, whatever each one looks like.
+        drawn_like_a_class = kind in ("circle", "square", "triangle", "star", "cross") and layout != 2
         alpha = cv2.GaussianBlur(mask, (0, 0), rng.uniform(1.0 if drawn_like_a_class else 0.4, 2.5))[..., None]
         # Light falls across the object (a gradient of +/-45 grey levels) over a visible texture.
         angle = rng.uniform(0, 2 * np.pi)
         shade = np.clip(((xx[box] - cx) * np.cos(angle) + (yy[box] - cy) * np.sin(angle)) / max(d, 1), -0.5, 0.5) * 90
         shift = tuple(int(v) for v in rng.integers(0, size, 2))
         colour = colour_all + rng.normal(0, 12, 3) if layout == 2 else _palette(rng, 1)[0]
-        fill = colour + shade[..., None] + rng.uniform(25, 70) * np.roll(texture, shift, (0, 1))[box]
+        grain = rng.uniform(5, 30) if layout == 2 else rng.uniform(25, 70)
+        fill = colour + shade[..., None] * (0.3 if layout == 2 else 1) + grain * np.roll(texture, shift, (0, 1))[box]
+        if layout != 2 or rng.random() < 0.6:  # a collection may also be plain: a flag's stars, tiles
+            fill = fill + rng.uniform(25, 70) * np.roll(grain_fine, shift, (0, 1))[box]
         structure = rng.integers(3 if drawn_like_a_class else 4)
         if structure == 0:  # nested: a centre of another colour (a cup of coffee, an iris, a target)
             inner = _thing_mask("circle" if kind == "ring" else kind, size, cx, cy, d * rng.uniform(0.4, 0.8), rng)[box]
@@ -363,7 +389,7 @@ def _things(size, rng, layout: int | None = None):
 
 
 NATURAL_STYLES = (_clouds, _landscape, _bokeh, _stars, _pebbles, _branches, _lit_surface, _things, _things,
-                  _collection, _collection)
+                  _collection, _collection, _dead_leaves, _dead_leaves)
 
 
 def natural_image(size: int, rng: np.random.Generator) -> np.ndarray:

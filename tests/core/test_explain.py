@@ -47,7 +47,7 @@ def test_pointing_game_rules():
     assert not explain.pointing_game(heat, mask, tolerance=0)
     assert explain.pointing_game(heat, mask)  # 15 px at 224 is 4 px at 64: the peak is 2 px away
     assert explain.pointing_tolerance(224) == 15 and explain.pointing_tolerance(64) == 4
-    assert explain.point_on(mask, (9, 9), 4) and not explain.point_on(mask, (9, 9), 3)  # 3*sqrt(2) px away
+    assert explain.point_on(mask, (9, 12), 3) and not explain.point_on(mask, (9, 12), 2)  # 3 px above the mask
     assert not explain.point_on(np.zeros((8, 8), bool), (0, 0), 100)  # no object: never a hit
 
 

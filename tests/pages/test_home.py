@@ -18,10 +18,10 @@ def test_home_renders_the_viewer_with_the_shipped_model():
     assert not at.exception
     assert at.title[0].value == "CNN Lab"
     assert at.selectbox(key="home_model").value == "shapesnet"
-    assert any("Held-out accuracy" in c for c in texts(at.caption))
+    assert any(c.startswith("Held-out figures (model card: assets/models/shapesnet.md)") for c in texts(at.caption))
     assert any("filters of the first conv (3 -> 16, 3x3)" in c for c in _image_captions(at))
     assert not at.warning and not at.error
-    assert at.query_params == {"source": "Sample photo", "photo": "Cat (chelsea)", "model": "shapesnet"}
+    assert at.query_params == {"source": "Synthetic shapes", "seed": "0", "model": "shapesnet"}
 
 
 def _image_captions(at: AppTest) -> list[str]:
@@ -91,7 +91,7 @@ def test_odd_but_valid_uploads_are_shown_with_what_was_done(case, make, note):
 
 @pytest.mark.parametrize("photo", list(SAMPLE_PHOTOS))
 def test_every_sample_photo_works_offline_with_the_shipped_model(photo):
-    at = run_home(photo=photo)
+    at = run_home(source="Sample photo", photo=photo)
     assert not at.exception and not at.error and not at.warning
     assert at.selectbox(key="home_sample").value == photo
 
