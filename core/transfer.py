@@ -230,8 +230,11 @@ class Task:
 
 
 def make_task(pool: ImageDataset, test: ImageDataset, backbone: Backbone, name: str | None = None) -> Task:
-    if len(np.unique(pool.labels)) < 2:
-        raise CNNLabError("The target task needs at least two classes with images.")
+    present = np.unique(pool.labels)
+    if len(present) < 2:
+        raise CNNLabError(f"After the test images were set aside, {len(present)} class(es) have images left to train "
+                          "on; a target task needs at least two classes. Give every class two or more images (one to "
+                          "train on, one to test), ideally ten or more.")
     return Task(name or pool.name, pool.class_names, Split(to_input(pool, backbone), torch.from_numpy(pool.labels)),
                 Split(to_input(test, backbone), torch.from_numpy(test.labels)))
 

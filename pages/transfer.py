@@ -126,10 +126,14 @@ def target_picker(backbone: transfer.Backbone | None):
     except CNNLabError as err:
         st.error(str(err))
         return None, None
-    counts = pd.Series(task.pool.y.numpy()).value_counts()
+    counts = pd.Series(task.pool.y.numpy()).value_counts().reindex(range(len(task.class_names)), fill_value=0)
     st.caption(f"{len(task.class_names)} classes ({', '.join(task.class_names[:8])}); a pool of {len(task.pool)} "
                f"images to draw training shots from, {len(task.test)} test images. Smallest class: "
                f"{counts.min()} images.")
+    untrained = [task.class_names[i] for i in counts.index[counts == 0]]
+    if untrained:
+        st.warning(f"No training images are left for {', '.join(untrained[:8])}: its only images went to the test "
+                   "set, so every strategy will get it wrong. Give every class two or more images.")
     return task, pool
 
 
@@ -138,8 +142,8 @@ def settings(backbone: transfer.Backbone):
     stages = backbone.stages
     f_col, h_col, b_col = st.columns(3)
     with f_col:
-        n = st.slider("Fine-tuning unfreezes the last N stages", 1, len(stages), key=f"tl_unfreeze_{backbone.key}",
-                      value=ui.query_number("unfreeze", 1, len(stages), 1))
+        n = ui.data_slider("Fine-tuning unfreezes the last N stages", 1, len(stages),
+                           ui.query_number("unfreeze", 1, len(stages), 1), f"tl_unfreeze_{backbone.key}")
         factor = st.select_slider("Backbone LR = head LR x", FACTORS, key="tl_factor",
                                   value=float(ui.query_choice("factor", [f"{f:g}" for f in FACTORS], "0.1")),
                                   help="Discriminative learning rates: pretrained stages move more gently.")
