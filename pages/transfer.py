@@ -109,12 +109,12 @@ def target_picker(backbone: transfer.Backbone | None):
             return None, None
         try:
             source, ds, notes = cache.uploaded_dataset(upload.getvalue(), upload.name)
+            pool, test = transfer.holdout(ds, 0.25, seed=0)
         except CNNLabError as err:
             st.error(str(err))
             return None, None
         for note in notes:
             st.caption(note)
-        pool, test = transfer.holdout(ds, 0.25, seed=0)
     else:
         source = target
         pool, test = cache.transfer_data(target)
@@ -126,14 +126,10 @@ def target_picker(backbone: transfer.Backbone | None):
     except CNNLabError as err:
         st.error(str(err))
         return None, None
-    counts = pd.Series(task.pool.y.numpy()).value_counts().reindex(range(len(task.class_names)), fill_value=0)
+    counts = pd.Series(task.pool.y.numpy()).value_counts()
     st.caption(f"{len(task.class_names)} classes ({', '.join(task.class_names[:8])}); a pool of {len(task.pool)} "
                f"images to draw training shots from, {len(task.test)} test images. Smallest class: "
                f"{counts.min()} images.")
-    untrained = [task.class_names[i] for i in counts.index[counts == 0]]
-    if untrained:
-        st.warning(f"No training images are left for {', '.join(untrained[:8])}: its only images went to the test "
-                   "set, so every strategy will get it wrong. Give every class two or more images.")
     return task, pool
 
 
