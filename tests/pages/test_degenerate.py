@@ -12,7 +12,7 @@ from PIL import Image
 from tests.inputs.csvs import SERIES_BAD, SERIES_OK, SIGNALS_BAD, SIGNALS_OK
 from tests.inputs.images import DEGENERATE_IMAGES, encode
 from tests.inputs.volumes import DEGENERATE_VOLUMES
-from tests.inputs.zips import ONE_IMAGE_CLASS, ONE_IMAGE_EACH
+from tests.inputs.zips import ONE_IMAGE_CLASS, ONE_IMAGE_EACH, TWO_IMAGES_EACH
 from tests.pages import apptest
 from tests.pages.apptest import drive_to_ends, no_traceback, screen_text, texts, upload_file, works_or_explains
 
@@ -79,12 +79,15 @@ def test_lesion_and_3d_cam_on_thin_volumes(shared, case, make):
     at = upload_file(shared(MRI, sample=UPLOAD_VOLUME), "mri_upload", f"{case}.nii", make())
     at.button(key="mri_insert").click().run()
     no_traceback(at)
+    assert any(c.startswith("Synthetic lesion at voxel") for c in texts(at.caption))
     at.toggle(key="mri_cam").set_value(True).run()
     no_traceback(at)
+    assert "3D pointing game: **" in screen_text(at)
     at.button(key="mri_jump").click().run()
     no_traceback(at)
     at.toggle(key="mri_cam").set_value(False).run()
     at.button(key="mri_clear").click().run()
+    no_traceback(at)
 
 
 # ---------------------------------------------------------------- CSVs on the Specialized page
@@ -118,17 +121,23 @@ def test_series_csvs_of_one_row_or_column(shared, case, data, expected):
 
 
 @pytest.mark.slow
-def test_shortest_series_forecasts_or_explains(shared):
+def test_the_shortest_series_forecasts_and_a_longer_season_is_explained(shared):
     case, data, _ = SERIES_OK[1]
     at = upload_file(shared(SPECIALIZED, series="Upload a CSV column"), "fc_upload", f"{case}.csv", data, "text/csv")
     at.button(key="fc_run").click().run()
-    works_or_explains(at, "TCN MAE on the hold-out")
+    no_traceback(at)
+    assert "TCN MAE on the hold-out" in screen_text(at)
+    at.number_input(key="fc_period").set_value(500).run()
+    at.button(key="fc_run").click().run()
+    no_traceback(at)
+    assert any("is too short for a period of 500" in e for e in texts(at.error))
 
 
 # ---------------------------------------------------------------- ImageFolder zips
 # (id, zip, what the Training Monitor says, what Transfer Learning says)
-ZIPS = [("one-image-class", ONE_IMAGE_CLASS, "6 training and 1 validation images", "Smallest class: "),
-        ("one-image-each", ONE_IMAGE_EACH, "1 training and 1 validation images", "Give every class two or more images")]
+ZIPS = [("one-image-class", ONE_IMAGE_CLASS, "6 training and 1 validation images", "Smallest class: 1 images"),
+        ("one-image-each", ONE_IMAGE_EACH, "1 training and 1 validation images", "Every class has a single image"),
+        ("two-images-each", TWO_IMAGES_EACH, "3 training and 1 validation images", "Smallest class: 1 images")]
 UPLOAD_ZIP = "Upload an ImageFolder zip"
 
 
