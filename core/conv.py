@@ -115,11 +115,14 @@ def output_size(n: int, k: int, s: int, p: int, d: int) -> int:
     return math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1
 
 
-def formula_latex(n: int, st: ConvSettings) -> str:
-    """The output-size formula with this run's numbers filled in, for st.latex."""
+def formula_latex(n: int, st: ConvSettings, axis: str = "H") -> str:
+    """The output-size formula along one axis ("H" down the rows, "W" across the columns) with this
+    run's numbers filled in, for st.latex. PyTorch takes kernel, stride, padding and dilation as
+    (H, W) pairs; the playground's are square, so both axes get the same numbers."""
     k, s, p, d = st.kernel_size, st.stride, st.pad, st.dilation
     out = output_size(n, k, s, p, d)
-    return (rf"\left\lfloor \frac{{H + 2p - d(k-1) - 1}}{{s}} \right\rfloor + 1 = "
+    a = axis
+    return (rf"\left\lfloor \frac{{{a}_{{in}} + 2p_{a} - d_{a}(k_{a}-1) - 1}}{{s_{a}}} \right\rfloor + 1 = "
             rf"\left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}} \right\rfloor + 1 = {out}")
 
 

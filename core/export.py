@@ -54,8 +54,9 @@ def compare_latency_ms(models: list[tuple[nn.Module, int]], rounds: int = 7) -> 
     return [statistics.median(t) * 1000 for t in times]
 
 
-def _check_size(model: nn.Module) -> None:
-    n = sum(p.numel() for p in model.parameters())
+def check_exportable(n: int) -> None:
+    """Refuse a model of n parameters that is too big to offer as a download (callers with a meta
+    profile check before building the real weights)."""
     if n > MAX_EXPORT_PARAMS:
         raise CNNLabError(f"This model has {n / 1e6:.0f} M parameters ({n * 4 / 2**20:.0f} MB as float32); "
                           f"exports here are limited to {MAX_EXPORT_PARAMS / 1e6:.0f} M. Export it locally "
@@ -64,7 +65,7 @@ def _check_size(model: nn.Module) -> None:
 
 def to_onnx(model: nn.Module, size: int) -> bytes:
     """The model as an ONNX file (opset chosen by torch's exporter), input 'image', output 'logits'."""
-    _check_size(model)
+    check_exportable(sum(p.numel() for p in model.parameters()))
     buf = io.BytesIO()
     # The exporter reports progress on stdout and warns about version details: not for the page.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
@@ -88,7 +89,7 @@ def onnx_max_diff(data: bytes, model: nn.Module, size: int, seed: int = 0) -> fl
 
 def to_torchscript(model: nn.Module, size: int) -> bytes:
     """The model traced to TorchScript and saved (torch.jit.load reads it back)."""
-    _check_size(model)
+    check_exportable(sum(p.numel() for p in model.parameters()))
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")

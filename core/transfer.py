@@ -205,14 +205,25 @@ def few_shot(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
 
 
 def holdout(ds: ImageDataset, fraction: float, seed: int) -> tuple[ImageDataset, ImageDataset]:
-    """A stratified (where possible) split of a dataset into a training pool and a test set."""
+    """Split a dataset into a training pool and a test set, stratified where the test set can hold
+    every class. Every class keeps an image in the pool, and a class's only image stays there: it
+    can still teach, while testing a class that was never seen teaches nothing."""
     from sklearn.model_selection import train_test_split
 
     counts = np.bincount(ds.labels)
-    stratify = ds.labels if counts[counts > 0].min() >= 2 else None
-    pool, test = train_test_split(np.arange(len(ds)), test_size=fraction, random_state=seed, stratify=stratify)
+    alone = counts[ds.labels] == 1
+    rest = np.flatnonzero(~alone)
+    if not len(rest):
+        raise CNNLabError("Every class has a single image, so none is left to test on. Give every class two or "
+                          "more images (one to train on, one to test), ideally ten or more.")
+    n_test = math.ceil(fraction * len(rest))  # what sklearn takes for a float test_size
+    n_classes = len(np.unique(ds.labels[rest]))
+    stratify = ds.labels[rest] if min(n_test, len(rest) - n_test) >= n_classes else None
+    pool, test = train_test_split(rest, test_size=n_test, random_state=seed, stratify=stratify)
+    # A random split can send every image of a small class to the test set: one of them comes back.
+    back = np.array([test[ds.labels[test] == c][0] for c in np.setdiff1d(ds.labels[test], ds.labels[pool])], int)
     part = lambda i: ImageDataset(ds.images[i], ds.labels[i], ds.class_names, ds.name)  # noqa: E731
-    return part(np.sort(pool)), part(np.sort(test))
+    return part(np.sort(np.concatenate([pool, back, np.flatnonzero(alone)]))), part(np.setdiff1d(test, back))
 
 
 @dataclass

@@ -90,6 +90,16 @@ def query_multi(param: str, options: Sequence[str], default: Sequence[str]) -> l
     return kept or list(default)
 
 
+def data_slider(label: str, lo: int, hi: int, value: int, key: str, where=st, **kwargs) -> int:
+    """A whole-number slider whose bounds come from the data (a row, a slice, a sample, a stage).
+    Streamlit refuses a slider with min == max, so a single choice is shown as a caption instead
+    and returned."""
+    if hi <= lo:
+        where.caption(f"{label}: {lo} (the only one)")
+        return lo
+    return where.slider(label, lo, hi, min(max(lo, value), hi), key=key, **kwargs)
+
+
 def image_picker(key: str, default_sample: str = "Cat (chelsea)",
                  default_source: str = PHOTO_SOURCES[0]) -> DecodedImage | None:
     """Sample photo, synthetic scene, upload or camera snapshot -> a decoded RGB image.

@@ -101,9 +101,9 @@ def playground(image: np.ndarray) -> None:
         return
     h, w, c = image.shape
     st.subheader("Output size")
-    st.latex(r"H_{out} = " + conv.formula_latex(h, settings))
+    st.latex(r"H_{out} = " + conv.formula_latex(h, settings, "H"))
     if w != h:
-        st.latex(r"W_{out} = " + conv.formula_latex(w, settings))
+        st.latex(r"W_{out} = " + conv.formula_latex(w, settings, "W"))
     c_in = 1 if settings.channels == "grey" else c
     st.markdown(f"Input **{c_in} x {h} x {w}** -> output **{out.shape[0]} x {out.shape[1]} x {out.shape[2]}** "
                 f"(channels x height x width). The same computation in PyTorch:")
@@ -111,8 +111,8 @@ def playground(image: np.ndarray) -> None:
 
     st.subheader("Feature map and receptive field")
     pick_r, pick_c, pick_ch = st.columns(3)
-    row = pick_r.slider("Output row", 0, out.shape[1] - 1, out.shape[1] // 2, key="conv_row")
-    col = pick_c.slider("Output column", 0, out.shape[2] - 1, out.shape[2] // 2, key="conv_col")
+    row = ui.data_slider("Output row", 0, out.shape[1] - 1, out.shape[1] // 2, "conv_row", pick_r)
+    col = ui.data_slider("Output column", 0, out.shape[2] - 1, out.shape[2] // 2, "conv_col", pick_c)
     names = ["red", "green", "blue"] if out.shape[0] == 3 else ["output"]
     shown = names.index(pick_ch.radio("Show channel", names, horizontal=True, key="conv_show")) if len(names) > 1 else 0
     rows, cols = conv.receptive_field(row, col, settings)

@@ -10,8 +10,8 @@ from core import cache, export, scaling, ui
 from core.blocks import BLOCKS
 from core.errors import CNNLabError
 from core.images import resize_to
-from core.profile import (ARCHS, GLOBAL_RF, TORCHVISION_ARCHS, allowed_sizes, profile_module, receptive_field_curve,
-                          stage_summary, table)
+from core.profile import (ARCHS, GLOBAL_RF, TORCHVISION_ARCHS, ArchSpec, allowed_sizes, profile_module,
+                          receptive_field_curve, stage_summary, table)
 from core.viz import mark_box
 
 INTRO = """
@@ -52,11 +52,11 @@ def main() -> None:
         with tabs[2]:
             receptive_field(prof)
         with tabs[3]:
-            block_viewer(spec.family)
+            block_viewer(spec)
         with tabs[4]:
             what_if()
         with tabs[5]:
-            latency_and_export(key, size)
+            latency_and_export(key, size, prof.total_params)
     st.divider()
     ui.quiz("architectures")
     st.divider()
@@ -172,10 +172,17 @@ def receptive_field(prof) -> None:
                      f"(box clipped to the {prof.input_size}px image when larger).")
 
 
-def block_viewer(family: str) -> None:
+def block_viewer(arch: ArchSpec) -> None:
     families = list(BLOCKS)
-    chosen = st.radio("Family", families, horizontal=True, key="mx_family",
-                      index=families.index(family) if family in families else 0)
+    if arch.family in BLOCKS:
+        st.caption(f"{arch.label} belongs to the {arch.family} family; its key block is shown first.")
+    else:
+        st.info(f"{arch.label} ({arch.family}) has no block diagram here. Pick a family to see its key block.")
+    # Keyed by the architecture: a new choice starts on its own family, not on the last one viewed.
+    chosen = st.radio("Family", families, horizontal=True, key=f"mx_family_{arch.key}",
+                      index=families.index(arch.family) if arch.family in BLOCKS else None)
+    if chosen is None:
+        return
     spec = BLOCKS[chosen]
     st.markdown(f"**{spec.title}** (`{ARCHS[spec.arch].label}`, `{spec.path}`)")
     st.graphviz_chart(cache.block_diagram(chosen))
@@ -212,37 +219,58 @@ def what_if() -> None:
                 f"measured latency x{b['CPU ms'] / a['CPU ms']:.2f} (median of 7 interleaved runs on this server's CPU).")
 
 
-def latency_and_export(key: str, size: int) -> None:
+def latency_and_export(key: str, size: int, n_params: int) -> None:
     spec = ARCHS[key]
     st.markdown("These use real tensors (freshly initialised weights: timing and file layout do not depend on "
                 "the values).")
+    # Each button's last result stays in the session, tagged with the model and size it was made for:
+    # pressing another button reruns the page, which would otherwise drop it.
+    results = st.session_state.setdefault("mx_results", {})
     if st.button("Measure CPU latency (batch 1)", key="mx_latency"):
         with st.spinner(f"Building {spec.label} and timing 7 runs..."):
-            ms = export.latency_ms(spec.build(size), size)
-        st.metric(f"{spec.label} at {size}px", f"{ms:.1f} ms", help="median of 7 runs after 2 warm-up runs")
+            results["latency"] = ((key, size), export.latency_ms(spec.build(size), size))
+    latency = _result_for(results, "latency", key, size)
+    if latency is not None:
+        st.metric(f"{spec.label} at {size}px", f"{latency:.1f} ms", help="median of 7 runs after 2 warm-up runs")
     onnx_col, ts_col = st.columns(2)
     if onnx_col.button("Export to ONNX", key="mx_onnx"):
         with st.spinner("Exporting and checking with ONNX Runtime..."):
             try:
+                export.check_exportable(n_params)  # before building the real weights
                 model = spec.build(size).eval()
                 data = export.to_onnx(model, size)
-                diff = export.onnx_max_diff(data, model, size)
+                results["onnx"] = ((key, size), (data, export.onnx_max_diff(data, model, size)))
             except CNNLabError as err:
-                onnx_col.error(str(err))
-            else:
-                onnx_col.download_button("Download .onnx", data, f"{key}_{size}.onnx", "application/octet-stream")
-                onnx_col.caption(f"{len(data) / 2**20:.1f} MB. ONNX Runtime reproduces PyTorch's output to within "
-                                 f"{diff:.1e}. Open the file in Netron to browse the graph.")
+                results["onnx"] = ((key, size), err)
+    onnx = _result_for(results, "onnx", key, size)
+    if isinstance(onnx, CNNLabError):
+        onnx_col.error(str(onnx))
+    elif onnx is not None:
+        data, diff = onnx
+        onnx_col.download_button("Download .onnx", data, f"{key}_{size}.onnx", "application/octet-stream",
+                                 key="mx_onnx_download", on_click="ignore")
+        onnx_col.caption(f"{len(data) / 2**20:.1f} MB. ONNX Runtime reproduces PyTorch's output to within "
+                         f"{diff:.1e}. Open the file in Netron to browse the graph.")
     if ts_col.button("Export to TorchScript", key="mx_ts"):
         with st.spinner("Tracing..."):
             try:
-                data = export.to_torchscript(spec.build(size), size)
+                export.check_exportable(n_params)
+                results["ts"] = ((key, size), export.to_torchscript(spec.build(size), size))
             except CNNLabError as err:
-                ts_col.error(str(err))
-            else:
-                ts_col.download_button("Download .pt", data, f"{key}_{size}.pt", "application/octet-stream")
-                ts_col.caption(f"{len(data) / 2**20:.1f} MB; load it with `torch.jit.load`. PyTorch 2.14 marks "
-                               "TorchScript as deprecated in favour of `torch.export`; ONNX is the portable choice.")
+                results["ts"] = ((key, size), err)
+    script = _result_for(results, "ts", key, size)
+    if isinstance(script, CNNLabError):
+        ts_col.error(str(script))
+    elif script is not None:
+        ts_col.download_button("Download .pt", script, f"{key}_{size}.pt", "application/octet-stream",
+                               key="mx_ts_download", on_click="ignore")
+        ts_col.caption(f"{len(script) / 2**20:.1f} MB; load it with `torch.jit.load`. PyTorch 2.14 marks "
+                       "TorchScript as deprecated in favour of `torch.export`; ONNX is the portable choice.")
 
+
+def _result_for(results: dict, button: str, key: str, size: int):
+    """The button's stored result if it was made for this model and input size, else None."""
+    made_for, result = results.get(button, (None, None))
+    return result if made_for == (key, size) else None
 
 main()

@@ -30,44 +30,57 @@ def main() -> None:
     source = st.selectbox("Volume", sources, key="mri_source",
                           index=sources.index(ui.query_choice("sample", sources, SAMPLES[0])))
     st.query_params["sample"] = source
-    vol = _load(source)
-    if vol is not None:
+    # The link's crosshair (x, y, z, t) describes the volume it names; an upload is never named by one.
+    st.session_state.setdefault("mri_link_volume", None if source == UPLOAD else source)
+    loaded = _load(source)
+    if loaded is not None:
+        vol, vol_id = loaded
         for note in vol.notes:
             st.info(note)
-        viewer(vol, source)
+        viewer(vol, vol_id)
     st.divider()
     ui.quiz("specialized")
 
 
-def _load(source: str) -> volumes.Volume | None:
+def _load(source: str) -> tuple[volumes.Volume, str] | None:
+    """The volume and a name for it that differs for every uploaded file (its widgets are keyed by it)."""
     if source != UPLOAD:
-        return cache.sample_volume(source)
+        return cache.sample_volume(source), source
     upload = st.file_uploader("NIfTI volume (.nii or .nii.gz)", key="mri_upload", help=volumes.ACCEPTED,
                               max_upload_size=volumes.MAX_FILE_BYTES // 2**20)
     if upload is None:
         st.info(f"Choose a file. {volumes.ACCEPTED}")
         return None
     try:
-        return volumes.load_volume(upload.getvalue(), upload.name)
+        return volumes.load_volume(upload.getvalue(), upload.name), f"{UPLOAD} {upload.file_id}"
     except CNNLabError as err:
         st.error(f"Could not use **{upload.name}**: {err}")
         return None
 
 
+def _crosshair_default(vol_id: str, param: str, count: int) -> int:
+    """Where a slider over `count` positions starts: at the link's value when the link describes this
+    volume, else at the centre (a new volume must not inherit the previous one's crosshair)."""
+    if st.session_state.get("mri_link_volume") == vol_id and count > 1:
+        return ui.query_number(param, 0, count - 1, count // 2)
+    return count // 2
+
+
 @st.fragment
-def viewer(vol: volumes.Volume, source: str) -> None:
+def viewer(vol: volumes.Volume, vol_id: str) -> None:
     shape = vol.data.shape[:3]
     with st.expander("Header"):
         st.dataframe(pd.DataFrame({"field": list(vol.header), "value": [str(v) for v in vol.header.values()]}),
                      hide_index=True, width="stretch")
     frame = 0
     if vol.frames > 1:
-        frame = st.slider("Frame (4D)", 0, vol.frames - 1, ui.query_number("t", 0, vol.frames - 1, 0), key=f"mri_t_{source}")
+        linked = st.session_state.get("mri_link_volume") == vol_id
+        frame = st.slider("Frame (4D)", 0, vol.frames - 1, ui.query_number("t", 0, vol.frames - 1, 0) if linked else 0,
+                          key=f"mri_t_{vol_id}")
     data = vol.frame(frame)
-    s1, s2, s3 = st.columns(3)
-    i = s1.slider("Sagittal (x)", 0, shape[0] - 1, ui.query_number("x", 0, shape[0] - 1, shape[0] // 2), key=f"mri_x_{source}")
-    j = s2.slider("Coronal (y)", 0, shape[1] - 1, ui.query_number("y", 0, shape[1] - 1, shape[1] // 2), key=f"mri_y_{source}")
-    k = s3.slider("Axial (z)", 0, shape[2] - 1, ui.query_number("z", 0, shape[2] - 1, shape[2] // 2), key=f"mri_z_{source}")
+    axes = zip(("Sagittal (x)", "Coronal (y)", "Axial (z)"), "xyz", shape, st.columns(3))
+    i, j, k = (ui.data_slider(label, 0, n - 1, _crosshair_default(vol_id, axis, n), f"mri_{axis}_{vol_id}", col)
+               for label, axis, n, col in axes)
     w1, w2, w3, w4 = st.columns(4)
     preset = w1.selectbox("Window", PRESETS, key="mri_preset")
     stats = vol.stats(frame)
@@ -82,9 +95,10 @@ def viewer(vol: volumes.Volume, source: str) -> None:
     cmap = w4.selectbox("Colormap", CMAPS, key="mri_cmap")
     radiological = st.toggle("Radiological convention (patient's right on the left)", key="mri_radio")
     st.query_params.update(x=str(i), y=str(j), z=str(k), t=str(frame))
+    st.session_state["mri_link_volume"] = vol_id  # the URL's crosshair now describes this volume
     ijk = (i, j, k)
-    data, mask = _with_lesion(data, source, lo, hi)
-    heat, alpha, threshold = cnn_panel(data, mask, source, ijk)
+    data, mask = _with_lesion(data, vol_id, ijk, lo, hi)
+    heat, alpha, threshold = cnn_panel(data, mask, vol_id, ijk)
     cols = st.columns(3)
     for col, plane in zip(cols, volumes.PLANES):
         index = ijk[volumes.PLANE_AXIS[plane]]
@@ -102,7 +116,7 @@ def viewer(vol: volumes.Volume, source: str) -> None:
     st.image(volumes.montage(data, plane, lo, hi), caption=f"12 {plane} slices, windowed as above", width="stretch")
 
 
-def _with_lesion(data: np.ndarray, source: str, lo: float, hi: float):
+def _with_lesion(data: np.ndarray, vol_id: str, ijk: tuple[int, int, int], lo: float, hi: float):
     """The frame with the user's synthetic lesion added (if any), and the lesion's mask."""
     st.subheader("A 3D CNN looks for lesions")
     st.warning("The model below was trained on synthetic lesions inserted into a brain template. It is a "
@@ -111,10 +125,10 @@ def _with_lesion(data: np.ndarray, source: str, lo: float, hi: float):
     radius = r_col.slider("Lesion radius (voxels)", 3, 30, 15, key="mri_radius")
     contrast = c_col.slider("Lesion intensity (share of the window, - = dark)", -1.0, 1.0, -0.6, 0.05,
                             key="mri_contrast")
-    state_key = f"mri_lesion_{source}"
+    state_key = f"mri_lesion_{vol_id}"
     shape = data.shape
     if b1.button("Insert at crosshair", key="mri_insert"):
-        st.session_state[state_key] = tuple(int(st.session_state[f"mri_{a}_{source}"]) for a in "xyz")
+        st.session_state[state_key] = ijk
     if b2.button("Insert at random", key="mri_random"):
         rng = np.random.default_rng()
         _, brain = lesions.template()
@@ -129,12 +143,13 @@ def _with_lesion(data: np.ndarray, source: str, lo: float, hi: float):
     return lesions.insert_lesion(data, center, radius, contrast * (hi - lo))
 
 
-def _jump(source: str, target: tuple[int, int, int]) -> None:
-    for axis, value in zip("xyz", target):
-        st.session_state[f"mri_{axis}_{source}"] = int(value)
+def _jump(vol_id: str, target: tuple[int, int, int], shape: tuple[int, ...]) -> None:
+    for axis, value, n in zip("xyz", target, shape):
+        if n > 1:  # a one-voxel axis has no slider to move
+            st.session_state[f"mri_{axis}_{vol_id}"] = int(value)
 
 
-def cnn_panel(data: np.ndarray, mask: np.ndarray | None, source: str, ijk) -> tuple:
+def cnn_panel(data: np.ndarray, mask: np.ndarray | None, vol_id: str, ijk) -> tuple:
     try:
         model = cache.get_model("lesion3d")
     except CNNLabError as err:
@@ -163,7 +178,7 @@ def cnn_panel(data: np.ndarray, mask: np.ndarray | None, source: str, ijk) -> tu
         hit = bool(mask[target])
         line += f" 3D pointing game: **{'hit' if hit else 'miss'}** (is the peak inside the inserted lesion?)."
     st.markdown(line)
-    st.button("Jump the crosshair to the CAM's peak", key="mri_jump", on_click=_jump, args=(source, target))
+    st.button("Jump the crosshair to the CAM's peak", key="mri_jump", on_click=_jump, args=(vol_id, target, data.shape))
     return heat, alpha, threshold
 
 

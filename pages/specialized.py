@@ -368,8 +368,8 @@ def transposed_lab() -> None:
     st.code(f"nn.ConvTranspose2d(1, 1, kernel_size={kernel}, stride={stride}, padding={padding}, "
             f"output_padding={out_pad})  # (1, 1, {size}, {size}) -> (1, 1, {n}, {n})", language="python")
     i_col, j_col = st.columns(2)
-    i = i_col.slider("Input pixel row", 0, size - 1, 0, key="tc_i")
-    j = j_col.slider("Input pixel column", 0, size - 1, 0, key="tc_j")
+    i = ui.data_slider("Input pixel row", 0, size - 1, 0, "tc_i", i_col)
+    j = ui.data_slider("Input pixel column", 0, size - 1, 0, "tc_j", j_col)
     landing = spec.landing()
     footprint = spec.footprint(i, j)
     a, b = st.columns(2)

@@ -149,8 +149,10 @@ def data_choice():
         source, ds = name, None
     default = min(cap, DEFAULT_IMAGES.get(name, 6000))
     lo = min(50, cap)
-    limit = st.number_input("Images to use (a subset makes quick runs)", lo, cap,
-                            ui.query_number("n", lo, cap, default), 50 if cap >= 500 else 1, key=f"tr_n_{name}")
+    # A link cannot carry an upload, so its `n` is not applied to one; each zip gets its own widget.
+    linked = default if name == UPLOAD else ui.query_number("n", lo, cap, default)
+    limit = st.number_input("Images to use (a subset makes quick runs)", lo, cap, linked, 50 if cap >= 500 else 1,
+                            key=f"tr_n_{source}")
     st.query_params["n"] = str(limit)
     if ds is None:
         try:

@@ -109,12 +109,12 @@ def target_picker(backbone: transfer.Backbone | None):
             return None, None
         try:
             source, ds, notes = cache.uploaded_dataset(upload.getvalue(), upload.name)
+            pool, test = transfer.holdout(ds, 0.25, seed=0)
         except CNNLabError as err:
             st.error(str(err))
             return None, None
         for note in notes:
             st.caption(note)
-        pool, test = transfer.holdout(ds, 0.25, seed=0)
     else:
         source = target
         pool, test = cache.transfer_data(target)
@@ -138,8 +138,8 @@ def settings(backbone: transfer.Backbone):
     stages = backbone.stages
     f_col, h_col, b_col = st.columns(3)
     with f_col:
-        n = st.slider("Fine-tuning unfreezes the last N stages", 1, len(stages), key=f"tl_unfreeze_{backbone.key}",
-                      value=ui.query_number("unfreeze", 1, len(stages), 1))
+        n = ui.data_slider("Fine-tuning unfreezes the last N stages", 1, len(stages),
+                           ui.query_number("unfreeze", 1, len(stages), 1), f"tl_unfreeze_{backbone.key}")
         factor = st.select_slider("Backbone LR = head LR x", FACTORS, key="tl_factor",
                                   value=float(ui.query_choice("factor", [f"{f:g}" for f in FACTORS], "0.1")),
                                   help="Discriminative learning rates: pretrained stages move more gently.")

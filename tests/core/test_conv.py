@@ -159,3 +159,9 @@ def test_formula_shows_the_live_numbers():
 def test_working_image_caps_the_long_side():
     img = conv.working_image(np.zeros((1000, 600, 3), np.uint8))
     assert img.shape == (512, 307, 3) and img.dtype == np.float32
+
+
+def test_formula_names_the_axis_it_is_for():
+    settings = ConvSettings(3, 1, "same", 0, "zeros", 1)
+    assert r"\frac{W_{in} + 2p_W - d_W(k_W-1) - 1}{s_W}" in conv.formula_latex(512, settings, "W")
+    assert r"\frac{H_{in} + 2p_H" in conv.formula_latex(341, settings) and "W" not in conv.formula_latex(341, settings)

@@ -1,9 +1,12 @@
 """The TCN forecaster against the seasonal naive baseline, and CSV series uploads."""
+import re
+
 import numpy as np
 import pytest
 
 from core import csvdata, forecast
 from core.errors import CNNLabError
+from tests.inputs.csvs import SERIES_BAD, SERIES_OK, SIGNALS_BAD, SIGNALS_OK, WAVE
 
 
 def test_tcn_beats_seasonal_naive_when_there_is_a_trend():
@@ -72,3 +75,30 @@ def test_signals_csv_without_labels_and_with_a_broken_row():
 def test_bad_signals_csv(data, message):
     with pytest.raises(CNNLabError, match=message):
         csvdata.read_signals_csv(data)
+
+
+def test_a_header_less_csv_keeps_its_first_row():
+    x, labels, _, note = csvdata.read_signals_csv(b"\n".join([b",".join([b"1"] * 16), b",".join([b"2"] * 16)]))
+    assert x.shape == (2, 16) and x[0, 0] == 1 and labels is None and "2 signals of 16 samples" in note
+    values, note = csvdata.read_csv_series(b"\n".join(str(i).encode() for i in range(70)))
+    assert len(values) == 70 and values[0] == 0 and note.startswith("Using column 0 (70 rows)")
+
+
+@pytest.mark.parametrize("case,data,expected", SIGNALS_OK + SIGNALS_BAD, ids=[c[0] for c in SIGNALS_OK + SIGNALS_BAD])
+def test_signals_csv_of_one_row_or_one_column(case, data, expected):
+    if (case, data, expected) in SIGNALS_BAD:
+        with pytest.raises(CNNLabError, match=re.escape(expected)):
+            csvdata.read_signals_csv(data, f"{case}.csv")
+    else:
+        x, _, _, note = csvdata.read_signals_csv(data, f"{case}.csv")
+        assert x.shape == (1, 64) and np.allclose(x[0], WAVE[:64]) and expected in note
+
+
+@pytest.mark.parametrize("case,data,expected", SERIES_OK + SERIES_BAD, ids=[c[0] for c in SERIES_OK + SERIES_BAD])
+def test_series_csv_of_one_row_or_one_column(case, data, expected):
+    if (case, data, expected) in SERIES_BAD:
+        with pytest.raises(CNNLabError, match=re.escape(expected)):
+            csvdata.read_csv_series(data, f"{case}.csv")
+    else:
+        values, note = csvdata.read_csv_series(data, f"{case}.csv")
+        assert expected in note and np.allclose(values, WAVE[:len(values)])  # no row lost to a header guess

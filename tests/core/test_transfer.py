@@ -168,3 +168,23 @@ def test_a_one_class_task_is_refused(shapes_backbone):
     one = make_shapes(10, seed=0, classes=("circle",))
     with pytest.raises(CNNLabError, match="at least two classes"):
         transfer.make_task(one, one, shapes_backbone)
+
+
+@pytest.mark.parametrize("per_class", [(1, 6), (2, 2), (2, 2, 2), (3, 3, 3, 3), (1, 1, 5)])
+def test_holdout_keeps_every_class_in_the_pool(per_class):
+    from core.data import ImageDataset
+
+    labels = np.repeat(np.arange(len(per_class)), per_class)
+    ds = ImageDataset(np.zeros((len(labels), 4, 4, 3), np.uint8), labels, tuple("abcd"[:len(per_class)]), "tiny")
+    pool, test = transfer.holdout(ds, 0.25, seed=0)
+    assert set(pool.labels) == set(labels) and len(test) >= 1 and len(pool) + len(test) == len(labels)
+    singles = [c for c, n in enumerate(per_class) if n == 1]
+    assert not set(test.labels) & set(singles)  # a class's only image is trained on, not tested
+
+
+def test_holdout_refuses_when_every_class_has_one_image():
+    from core.data import ImageDataset
+
+    ds = ImageDataset(np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1]), ("a", "b"), "tiny")
+    with pytest.raises(CNNLabError, match="Every class has a single image"):
+        transfer.holdout(ds, 0.25, seed=0)

@@ -76,3 +76,18 @@ ODD_IMAGES = [
     ("bmp", lambda: encode(Image.new("RGB", (50, 40), "pink"), "BMP"), None),
     ("tiff", lambda: encode(Image.new("RGB", (50, 40), "pink"), "TIFF"), None),
 ]
+
+
+def _noise_png(width: int, height: int) -> bytes:
+    """Random pixels, so a degenerate image still has something to convolve and classify."""
+    rng = np.random.default_rng(width * 7919 + height)
+    return encode(Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)), "PNG")
+
+
+# Degenerate sizes (width x height) every image uploader must survive: (id, bytes factory).
+DEGENERATE_IMAGES = [
+    ("1x1", lambda: _noise_png(1, 1)),
+    ("1x4000", lambda: _noise_png(1, 4000)),
+    ("4000x1", lambda: _noise_png(4000, 1)),
+    ("3x4000", lambda: _noise_png(3, 4000)),
+]

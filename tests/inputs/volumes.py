@@ -47,3 +47,16 @@ ODD_VOLUMES = [
     ("nan-inf", lambda: nifti_bytes(np.where(np.arange(512).reshape(8, 8, 8) % 5 == 0, np.nan,
                                              np.arange(512, dtype=np.float32).reshape(8, 8, 8))), "NaN or infinite"),
 ]
+
+
+def _noise_volume(shape: tuple[int, ...]) -> bytes:
+    return nifti_bytes(np.random.default_rng(sum(shape)).random(shape).astype(np.float32))
+
+
+# One voxel thick along each axis, and a single voxel: (case id, bytes factory).
+DEGENERATE_VOLUMES = [
+    ("1x12x10", lambda: _noise_volume((1, 12, 10))),
+    ("12x1x10", lambda: _noise_volume((12, 1, 10))),
+    ("12x10x1", lambda: _noise_volume((12, 10, 1))),
+    ("1x1x1", lambda: _noise_volume((1, 1, 1))),
+]

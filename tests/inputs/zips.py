@@ -56,3 +56,9 @@ NON_IMAGES = make_zip({"a/readme.txt": b"hello", "b/data.csv": b"1,2,3", "b/fake
 EMPTY_CLASS = make_zip({**{f"red/{i}.png": png((250, 0, i)) for i in range(3)},
                         **{f"blue/{i}.png": png((0, i, 250)) for i in range(3)}, "green/": None})
 NOT_A_ZIP = b"PK\x03\x04 this is not really a zip" + bytes(100)
+# A class with a single image (a 1x1 pixel at that) next to a normal one; one and two images per class.
+ONE_IMAGE_CLASS = make_zip({"red/only.png": png((250, 10, 10), (1, 1)),
+                            **{f"blue/{i}.png": png((10, 10, 200 + i), (3 + i, 40)) for i in range(6)}})
+ONE_IMAGE_EACH = make_zip({"red/only.png": png((250, 10, 10)), "blue/only.png": png((10, 10, 250))})
+TWO_IMAGES_EACH = make_zip({f"{name}/{i}.png": png(colour) for name, colour in (("red", (250, 10, 10)),
+                                                                              ("blue", (10, 10, 250))) for i in range(2)})

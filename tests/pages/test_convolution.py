@@ -104,3 +104,24 @@ def test_receptive_field_pick_and_pooling():
     at.slider(key="conv_pool_window").set_value(4).run()
     assert any("341x512 -> **169x255**" in m for m in texts(at.markdown))  # floor((341 - 4) / 2) + 1
     assert not at.exception
+
+
+def test_width_formula_uses_w_and_the_width():
+    at = open_page()  # the coffee cup: 341 rows x 512 columns
+    h_line, w_line = (f.strip("$\n") for f in texts(at.latex)[:2])
+    assert h_line.startswith("H_{out}") and r"\frac{H_{in} + 2p_H - d_H(k_H-1) - 1}{s_H}" in h_line
+    assert w_line.startswith("W_{out}") and r"\frac{W_{in} + 2p_W - d_W(k_W-1) - 1}{s_W}" in w_line
+    assert "H" not in w_line.replace("W_{out}", "") and r"{512 + 2\cdot1 - 1\cdot(3-1) - 1}{1}" in w_line
+
+
+@pytest.mark.parametrize("size,rows,cols", [((1, 1), 1, 1), ((3, 4000), 512, 1)], ids=["1x1", "3x4000"])
+def test_a_single_output_row_or_column_needs_no_slider(size, rows, cols):
+    at = upload_photo(open_page(), "conv", "thin.png", encode(Image.new("RGB", size, "red"), "PNG"))
+    assert not at.exception
+    assert texts(at.error) == [f"The map is {rows}x{cols}, smaller than the 2x2 window."]  # pooling: said, not raised
+    assert any(f"-> output **1 x {rows} x {cols}**" in m for m in texts(at.markdown))
+    keys = {s.key for s in at.slider}
+    assert ("conv_row" in keys) == (rows > 1) and ("conv_col" in keys) == (cols > 1)
+    only = [c for c in texts(at.caption) if c.endswith("(the only one)")]
+    assert only == [f"Output {axis}: 0 (the only one)" for axis, n in (("row", rows), ("column", cols)) if n == 1]
+    assert any(f"that output ({rows // 2}, 0) reads" in c for c in apptest.captions(at))  # the receptive field

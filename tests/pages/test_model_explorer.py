@@ -90,3 +90,45 @@ def test_export_of_a_huge_model_is_refused_with_a_message():
     at.button(key="mx_onnx").click().run()
     assert not at.exception
     assert any("138 M parameters" in e for e in texts(at.error))
+
+
+def test_blocks_tab_follows_the_chosen_architecture():
+    at = open_page()
+    assert any(m.startswith("**ResNet: bottleneck") for m in texts(at.markdown))
+    at.selectbox(key="mx_arch").set_value("vgg16").run()
+    assert not at.exception
+    assert "VGG16 belongs to the VGG family; its key block is shown first." in texts(at.caption)
+    assert any(m.startswith("**VGG: a stack of 3x3 convs") for m in texts(at.markdown))
+    assert not any(m.startswith("**ResNet:") for m in texts(at.markdown))
+
+
+def test_a_model_without_a_block_diagram_says_so_and_offers_the_families():
+    at = open_page(arch="vit_b_16")
+    assert not at.exception
+    assert any("ViT-B/16 (Vision Transformer) has no block diagram here" in i for i in texts(at.info))
+    family = at.radio(key="mx_family_vit_b_16")
+    assert family.value is None and "ConvNeXt" in family.options
+    family.set_value("ConvNeXt").run()
+    assert any(m.startswith("**ConvNeXt:") for m in texts(at.markdown))
+
+
+def test_each_button_keeps_its_result_for_its_model_and_size():
+    at = open_page(arch="shapesnet")
+    at.button(key="mx_latency").click().run()
+    at.button(key="mx_ts").click().run()  # another button: the latency stays
+    assert not at.exception
+    assert [m.label for m in at.metric if m.label.endswith("px")] == ["ShapesNet (shipped) at 64px"]
+    assert any("torch.jit.load" in c for c in texts(at.caption))
+    at.select_slider(key="mx_size_shapesnet").set_value(96).run()  # other inputs: those results do not apply
+    assert not any(m.label.endswith("px") for m in at.metric)
+    assert not any("torch.jit.load" in c for c in texts(at.caption))
+    at.select_slider(key="mx_size_shapesnet").set_value(64).run()
+    assert any(m.label == "ShapesNet (shipped) at 64px" for m in at.metric)
+
+
+def test_a_refused_export_stays_explained_after_another_button():
+    at = open_page(arch="vgg16")
+    at.button(key="mx_onnx").click().run()
+    at.button(key="mx_ts").click().run()
+    assert not at.exception
+    assert len([e for e in texts(at.error) if "138 M parameters" in e]) == 2  # ONNX's refusal, then TorchScript's

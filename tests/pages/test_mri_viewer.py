@@ -88,3 +88,26 @@ def test_lesion_cnn_cam_and_jump():
     at.button(key="mri_jump").click().run()
     assert not at.exception
     assert at.slider(key=f"mri_x_{MNI}").value != 0
+
+
+def test_a_new_volume_starts_at_its_own_centre():
+    from tests.inputs.volumes import nifti_bytes
+    import numpy as np
+
+    at = open_page(x="60")  # a shared link: its crosshair applies to the template it names
+    assert "sagittal 60" in views(at)
+    at.selectbox(key="mri_source").set_value("Upload a NIfTI file").run()
+    small = nifti_bytes(np.random.default_rng(0).random((10, 10, 10)).astype(np.float32))
+    at.file_uploader(key="mri_upload").upload("small.nii", small, "application/octet-stream")
+    at.run()
+    assert not at.exception and not at.error
+    assert not any("The link's" in w for w in texts(at.warning))
+    assert views(at) == ["axial 5", "coronal 5", "sagittal 5"] and at.query_params["x"] == "5"
+    at.selectbox(key="mri_source").set_value(MNI).run()  # back to the template: the URL now describes the upload
+    assert not at.exception and not any("The link's" in w for w in texts(at.warning))
+    assert views(at) == ["axial 94", "coronal 116", "sagittal 98"]
+
+
+def test_the_links_frame_applies_to_the_4d_volume_it_names():
+    at = open_page(sample="functional.nii (nibabel test data, 4D)", t="3")
+    assert not at.exception and at.slider(key="mri_t_functional.nii (nibabel test data, 4D)").value == 3

@@ -164,3 +164,11 @@ def test_forecast_and_segmentation_settings_come_from_the_link():
     assert not at.exception and not at.warning
     assert at.number_input(key="fc_period").value == 12 and at.slider(key="fc_trend").value == 0.01
     assert at.slider(key="fc_noise").value == 0.3 and at.selectbox(key="seg_task").value == "which shape, per pixel"
+
+
+def test_a_one_pixel_transposed_input_needs_no_pixel_slider():
+    at = open_page(tin="1")
+    assert not at.exception and not at.error
+    assert "Input pixel row: 0 (the only one)" in texts(at.caption)
+    assert not any(s.key in ("tc_i", "tc_j") for s in at.slider)
+    assert any(r"= (1-1)\cdot2" in x for x in texts(at.latex))
