@@ -397,6 +397,7 @@ class TransferView:
     per_class: int
     head: object  # core.transfer.HeadSpec
     budget: object  # core.transfer.Budget
+    input_size: int  # the page's backbone input (cache.TRANSFER_INPUT may shrink a torchvision model's)
     zip_name: str = ""
 
 
@@ -419,7 +420,7 @@ def transfer_script(view: TransferView) -> codegen.Script:
     _model_cell(script, view.backbone, expr)
     script.md("## The backbone, cut into stages as the page shows them")
     script.code(f"backbone = backbone_from_model({view.backbone!r}, {spec.label!r}, model, input_size="
-                f"{spec.input_size}, in_channels=3,\n"
+                f"{view.input_size}, in_channels=3,\n"
                 f"                              mean={spec.mean!r}, std={spec.std!r}, trained=True, source='')\n"
                 "print('stages:', ', '.join(backbone.stages))")
     script.md("## The target task")
