@@ -442,3 +442,27 @@ def transfer_script(view: TransferView) -> codegen.Script:
                 "                      classes=len(task.class_names), params=plan.params)\n"
                 "print(f\"test_acc={history['val_acc'][-1]:.6f}\")")
     return script
+
+
+# ---------------------------------------------------------------- running an exported script
+def run_script(script: codegen.Script, folder, files: dict[str, bytes] | None = None, timeout: float = 600,
+               env: dict[str, str] | None = None) -> dict[str, str]:
+    """Write the script (and the input files it reads) to a folder, run it in a fresh interpreter
+    isolated from this project (``python -I``: no PYTHONPATH, not even the current folder), and
+    return its printed ``name=value`` lines."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in (files or {}).items():
+        (folder / name).write_bytes(data)
+    path = folder / f"{script.name}.py"
+    path.write_text(script.python())
+    done = subprocess.run([sys.executable, "-I", str(path)], cwd=folder, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+    if done.returncode:
+        raise RuntimeError(f"{path.name} failed:\n{done.stderr[-3000:]}")
+    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line and " " not in line.split("=")[0])
