@@ -95,8 +95,6 @@ class _Progress(Observer):
         self.report, self.stage = report, stage
 
     def on_batch(self, t: Trainer) -> None:
-        if len(t.batch_losses) % 5:
-            return
         eta = t.eta_seconds()
         self.report((self.stage + t.batches_done / t.total_batches) / len(STAGES),
                     f"Training: epoch {t.pos.epoch + 1} of {t.cfg.epochs}, batch {t.pos.batch} of "
