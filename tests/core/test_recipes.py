@@ -12,7 +12,7 @@ from core.training import TrainConfig, Trainer, split_dataset
 
 @pytest.mark.parametrize("cfg", [
     TrainConfig(arch="simplecnn", lr=5e-3, batch_size=32, schedule="onecycle", epochs=2, seed=1),
-    TrainConfig(arch="resnet", width=8, depth=1, optimizer="adamw", lr=3e-3, weight_decay=1e-2, batch_size=48,
+    TrainConfig(arch="vgg", width=8, depth=1, optimizer="adamw", lr=3e-3, weight_decay=1e-2, batch_size=48,
                 schedule="plateau", epochs=2, crop_padding=4, flip=True, jitter=0.3, patience=1, seed=2),
 ])
 def test_train_plain_reaches_the_trainers_weights(cfg):
