@@ -42,8 +42,8 @@ Groups:
            quant_speedup_b1         the same at batch 1
            quant_acc_drop           float32 minus int8 accuracy on 600 held-out shapes (points)
            nas_trial_s              mean seconds per architecture-search candidate (8 evolutionary trials)
-  ecosystem pipeline_s              the pipeline lab's default run end to end, offline (1,500 shapes, SimpleCNN,
-                                    3 epochs, TensorBoard + offline wandb, Grad-CAM on 6 images, ONNX + TorchScript)
+  ecosystem pipeline_s              the pipeline lab's default run end to end, offline (4,000 shapes, SimpleCNN,
+                                    8 epochs, TensorBoard + offline wandb, Grad-CAM on 6 images, ONNX + TorchScript)
            pipeline_val_acc         that run's final validation accuracy
            export_repro             share of exported scripts (pipeline, Training Monitor, playground, Grad-CAM,
                                     transfer) whose printed numbers match the app's for the same settings

@@ -259,3 +259,12 @@ def layer_trace(model_key: str, pixels: np.ndarray):
 
     loaded = get_model(model_key)
     return tracing.trace(loaded, models.preprocess(pixels, loaded.spec))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def transform_views(pixels: np.ndarray, settings) -> tuple[list, list[np.ndarray]]:
+    """The transforms lab's step-by-step outputs and 8 seeded samples (core.transforms) for one photo."""
+    from core import transforms
+
+    photo = transforms.working_photo(pixels)
+    return transforms.steps_on(photo, settings), transforms.samples(photo, settings, 8)

@@ -40,10 +40,10 @@ MIN_CAM_SIDE = 4
 @dataclass(frozen=True)
 class PipelineSettings:
     dataset: str = "Synthetic shapes"  # a built-in dataset's menu name, or recipes.UPLOAD
-    limit: int = 1500
+    limit: int = 4000
     arch: str = "simplecnn"
-    epochs: int = 3
-    batch_size: int = 64
+    epochs: int = 8
+    batch_size: int = 32
     lr: float = 5e-3
     seed: int = 0
     val_fraction: float = 0.2

@@ -21,7 +21,8 @@ UPLOAD = "Upload an ImageFolder zip"
 DATASETS = ["CIFAR-10", "Synthetic shapes", "Digits (scikit-learn)", UPLOAD]
 MODEL_LABELS = {"simplecnn": "SimpleCNN (the course's net, 32 px: seconds per epoch here)",
                 "resnet18": "ResNet-18 (torchvision, num_classes set, 64 px: minutes per epoch on this CPU)"}
-ICONS = {"waiting": "⏳", "running": "🔄", "done": "✅", "stopped": "⏹️", "failed": "❌", "skipped": "➖"}
+ICONS = {"waiting": ":material/schedule:", "running": ":material/autorenew:", "done": ":material/check_circle:",
+         "stopped": ":material/stop_circle:", "failed": ":material/error:", "skipped": ":material/do_not_disturb_on:"}
 TRACE_MODELS = ("simplecnn_shapes", "shapesnet", "resnet18")
 
 
@@ -73,6 +74,7 @@ def pipeline_lab() -> None:
 def pipeline_settings() -> tuple[pipeline.PipelineSettings, object] | None:
     """The pipeline's settings from the widgets, and an uploaded zip's dataset (None for built-in data)."""
     stored = pipeline.cifar_stored()
+    default = pipeline.PipelineSettings()
     d_col, m_col, t_col = st.columns(3)
     with d_col:
         name = st.selectbox("Data", DATASETS, index=0 if stored else 1, key="eco_ds")
@@ -104,7 +106,7 @@ def pipeline_settings() -> tuple[pipeline.PipelineSettings, object] | None:
         elif name == "Digits (scikit-learn)":
             cap = 1797
         lo = min(20, cap)
-        limit = st.number_input("Images to use", lo, cap, min(cap, 1500), key=f"eco_n_{name}",
+        limit = st.number_input("Images to use", lo, cap, min(cap, default.limit), key=f"eco_n_{name}",
                                 help="Split 80/20 into training and held-out validation images.")
     with m_col:
         arch = st.radio("Model", pipeline.MODELS, format_func=MODEL_LABELS.get, key="eco_arch")
@@ -112,8 +114,8 @@ def pipeline_settings() -> tuple[pipeline.PipelineSettings, object] | None:
         wandb = st.checkbox("Log to wandb (offline mode: no account, no network)", True, key="eco_wandb")
         export = st.checkbox("Export to ONNX and TorchScript", True, key="eco_export")
     with t_col:
-        epochs = st.slider("Epochs", 1, 10, 3, key="eco_epochs")
-        batch = st.select_slider("Batch size", [16, 32, 64, 128], 64, key="eco_bs")
+        epochs = st.slider("Epochs", 1, 20, default.epochs, key="eco_epochs")
+        batch = st.select_slider("Batch size", [16, 32, 64, 128], default.batch_size, key="eco_bs")
         lr = st.select_slider("Learning rate (Adam, one-cycle)", [1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2], 5e-3,
                               format_func=lambda v: f"{v:g}", key="eco_lr")
         seed = st.number_input("Seed", 0, 10_000, 0, key="eco_seed")
@@ -184,7 +186,8 @@ def _training_view(run, stage) -> None:
                          go.Scatter(y=h["train_loss"], x=list(range(1, len(h["train_loss"]) + 1)), name="training loss",
                                     yaxis="y2")])
         fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), xaxis=dict(title="epoch", dtick=1),
-                          yaxis=dict(range=[0, 1], tickformat=".0%"), yaxis2=dict(overlaying="y", side="right"))
+                          yaxis=dict(title="validation accuracy", range=[0, 1], tickformat=".0%"),
+                          yaxis2=dict(title="training loss", overlaying="y", side="right"), legend=dict(x=0.01, y=0.99))
         st.plotly_chart(fig, width="stretch", key="eco_curves")
     st.markdown(f"{o['message']} Final validation accuracy **{o['val_acc']:.1%}** after {o['epochs']} epoch(s), "
                 f"{o['images_per_second']:,.0f} training images/s.")
@@ -228,7 +231,6 @@ def transforms_lab(pixels) -> None:
     st.subheader("torchvision.transforms.v2, step by step")
     st.markdown("A transform pipeline turns one photo into the many variants a network trains on. Switch steps on "
                 "and off; each output below feeds the next.")
-    photo = transforms.working_photo(pixels)
     a, b, c, d = st.columns(4)
     resize = a.number_input("Resize: shorter side (px, 0 = off)", 0, 512, 160, key="eco_resize")
     crop = a.number_input("RandomCrop (px, 0 = off)", 0, 512, 0, key="eco_crop")
@@ -246,8 +248,7 @@ def transforms_lab(pixels) -> None:
                                      float(rotation), erasing, normalize, int(seed))
     st.code(transforms.compose_line(s), language="python")
     try:
-        steps = transforms.steps_on(photo, s)
-        grid = transforms.samples(photo, s, 8)
+        steps, grid = cache.transform_views(pixels, s)
     except CNNLabError as err:
         st.error(str(err))
         return
@@ -262,6 +263,7 @@ def transforms_lab(pixels) -> None:
 
 
 # ---------------------------------------------------------------- 2b. TorchLens
+@st.fragment
 def tracing_lab(pixels) -> None:
     st.subheader("Every operation, traced with TorchLens")
     key = st.selectbox("Model to trace", TRACE_MODELS, key="eco_trace_model",

@@ -24,10 +24,12 @@ def test_default_view_teaches_what_its_text_says():
     assert not at.exception and not at.error and not at.warning
     page = texts(at.markdown)
     # 1. The pipeline: six stages, offline on synthetic shapes (no CIFAR-10 here), nothing run yet.
-    assert "Stages: ⏳ Data → ⏳ Model → ⏳ Training → ⏳ Grad-CAM → ⏳ Logging → ⏳ Export" in page
+    wait = ":material/schedule:"
+    assert "Stages: " + " → ".join(f"{wait} {s}" for s in ("Data", "Model", "Training", "Grad-CAM", "Logging",
+                                                          "Export")) in page
     assert at.selectbox(key="eco_ds").value == "Synthetic shapes"
     code = next(e for e in at.expander if e.label.startswith("The code behind")).code[0].value
-    assert "named_dataset('Synthetic shapes', 1500)" in code and "mode='offline'" in code
+    assert "named_dataset('Synthetic shapes', 4000)" in code and "mode='offline'" in code
     assert "cv2.addWeighted(original, 0.6, heatmap, 0.4, 0)" in code and "torch.onnx.export(" in code
     # 2a. The transforms: the Compose line is the pipeline whose steps are drawn, at the sizes stated.
     s = transforms.TransformSettings()

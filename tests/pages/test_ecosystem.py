@@ -30,7 +30,8 @@ def test_pipeline_runs_stage_by_stage_from_the_button():
     run = at.session_state["eco_pipeline"]
     assert [s.status for s in run.stages.values()] == ["done"] * 5 + ["skipped"]
     page = texts(at.markdown)
-    assert any(m.startswith("✅ Data") and "➖ Export" in m for m in page)  # the timeline
+    assert any(m.startswith(":material/check_circle: Data") and ":material/do_not_disturb_on: Export" in m
+               for m in page)  # the timeline
     assert any("wandb sync " in m for m in page) and any("tensorboard --logdir" in m for m in page)
     assert any(c.startswith("Grad-CAM of the predicted class at `conv2`") for c in texts(at.caption))
     assert sum(", peak " in c for c in captions(at)) == 2
