@@ -110,13 +110,13 @@ def pipeline_settings() -> tuple[pipeline.PipelineSettings, object] | None:
                                 help="Split 80/20 into training and held-out validation images.")
     with m_col:
         arch = st.radio("Model", pipeline.MODELS, format_func=MODEL_LABELS.get, key="eco_arch")
-        cam_images = st.slider("Held-out images for Grad-CAM", 1, 12, 6, key="eco_cam_n")
-        wandb = st.checkbox("Log to wandb (offline mode: no account, no network)", True, key="eco_wandb")
-        export = st.checkbox("Export to ONNX and TorchScript", True, key="eco_export")
+        cam_images = st.slider("Held-out images for Grad-CAM", 1, 12, default.cam_images, key="eco_cam_n")
+        wandb = st.checkbox("Log to wandb (offline mode: no account, no network)", default.wandb, key="eco_wandb")
+        export = st.checkbox("Export to ONNX and TorchScript", default.export, key="eco_export")
     with t_col:
         epochs = st.slider("Epochs", 1, 20, default.epochs, key="eco_epochs")
         batch = st.select_slider("Batch size", [16, 32, 64, 128], default.batch_size, key="eco_bs")
-        lr = st.select_slider("Learning rate (Adam, one-cycle)", [1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2], 5e-3,
+        lr = st.select_slider("Learning rate (Adam, one-cycle)", [1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2], default.lr,
                               format_func=lambda v: f"{v:g}", key="eco_lr")
         seed = st.number_input("Seed", 0, 10_000, 0, key="eco_seed")
     source = recipes.UPLOAD if name == UPLOAD else name
