@@ -101,10 +101,11 @@ class Closure:
     def add(self, obj) -> "Closure":
         """Add a project function or class (a module attribute) and everything it needs."""
         module = obj.__module__
-        self._add_name(module, obj.__name__)
+        self.add_name(module, obj.__name__)
         return self
 
-    def _add_name(self, module_name: str, name: str) -> None:
+    def add_name(self, module_name: str, name: str) -> None:
+        """Add the module-level `name` of a project module (a def, class, constant or import) and its needs."""
         if (module_name, name) in self._seen:
             return
         self._seen.add((module_name, name))
@@ -115,7 +116,7 @@ class Closure:
                 if what not in self.imports:
                     self.imports.append(what)
             elif attr:
-                self._add_name(what, attr)
+                self.add_name(what, attr)
             return
         node = index.defs.get(name)
         if node is None:
@@ -126,10 +127,10 @@ class Closure:
         for inner in ast.walk(node):
             if isinstance(inner, ast.ImportFrom) and inner.level == 0 and _is_project(inner.module or ""):
                 for alias in inner.names:
-                    self._add_name(inner.module, alias.name)
+                    self.add_name(inner.module, alias.name)
                 dropped.update(range(inner.lineno, inner.end_lineno + 1))
         for used in sorted(_used_names(node)):
-            self._add_name(module_name, used)
+            self.add_name(module_name, used)
         decorators = getattr(node, "decorator_list", [])
         first = decorators[0].lineno if decorators else node.lineno
         lines = index.source.splitlines()

@@ -257,7 +257,7 @@ def build_expression(key: str) -> tuple[str, codegen.Closure]:
         expr = ast.unparse(lam.body)
     closure = codegen.Closure()
     for name in sorted({n.id for n in ast.walk(ast.parse(expr)) if isinstance(n, ast.Name)}):
-        closure._add_name(build.__module__, name)
+        closure.add_name(build.__module__, name)
     return expr, closure
 
 

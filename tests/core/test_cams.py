@@ -3,7 +3,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 from core import cams
 from core.data import shapes_scene
