@@ -11,6 +11,8 @@ pytorch-grad-cam) and normalised again, so both libraries' maps can be overlaid 
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,9 +120,23 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 
+_AGREEMENTS: OrderedDict[tuple, Agreement] = OrderedDict()  # recent results by content, as explain.CAMS
+_AGREEMENTS_LOCK = threading.Lock()
+
+
 def agreement(loaded: LoadedModel, x: torch.Tensor, layer: str, target: int) -> Agreement:
-    """pytorch-grad-cam's and torchcam's Grad-CAM on the same model, layer, class and input."""
-    ours = explain.cam(loaded, x, "Grad-CAM", layer, target)
+    """pytorch-grad-cam's and torchcam's Grad-CAM on the same model, layer, class and input (the
+    first from the page's shared CAM cache; the pair kept for the next rerun)."""
+    key = explain.CamCache.key(loaded.spec.key, x, "agreement", layer, target)
+    with _AGREEMENTS_LOCK:
+        if key in _AGREEMENTS:
+            return _AGREEMENTS[key]
+    ours = explain.CAMS.get_or_compute(loaded, x, "Grad-CAM", layer, target)
     raw = torchcam_map(loaded, x, "Grad-CAM (torchcam)", layer, target, enlarge=False)
     theirs = _enlarge(torch.from_numpy(raw), tuple(x.shape[-2:]))
-    return Agreement(ours, theirs, raw, correlation(ours, theirs))
+    result = Agreement(ours, theirs, raw, correlation(ours, theirs))
+    with _AGREEMENTS_LOCK:
+        _AGREEMENTS[key] = result
+        while len(_AGREEMENTS) > 16:
+            _AGREEMENTS.popitem(last=False)
+    return result
