@@ -12,8 +12,7 @@ from core.data import draw_shape, make_shapes
 from core.errors import CNNLabError
 from core.features import feature_maps, first_conv, strongest_channels
 from core.images import resize_to
-from core.models import predict_indices, preprocess
-from core.models import ASSETS, REGISTRY
+from core.models import ASSETS, REGISTRY, predict_indices, preprocess
 from core.viz import COLORMAPS, channel_grid, filter_grid, outline, overlay, png_bytes, tile
 
 INTRO = """
