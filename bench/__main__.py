@@ -44,6 +44,15 @@ Groups:
            quant_speedup_b1         the same at batch 1
            quant_acc_drop           float32 minus int8 accuracy on 600 held-out shapes (points)
            nas_trial_s              mean seconds per architecture-search candidate (8 evolutionary trials)
+  ecosystem pipeline_s              the pipeline lab's default run end to end, offline (4,000 shapes, SimpleCNN,
+                                    8 epochs, TensorBoard + offline wandb, Grad-CAM on 6 images, ONNX + TorchScript)
+           pipeline_val_acc         that run's final validation accuracy
+           export_repro             share of exported scripts (pipeline, Training Monitor, playground, Grad-CAM,
+                                    transfer) whose printed numbers match the app's for the same settings
+           torchcam_agreement_min   lowest pytorch-grad-cam vs torchcam Grad-CAM correlation (ShapesNet block4/3,
+                                    ResNet-18 layer4/3, two photos each)
+           gradcam_ms               pytorch-grad-cam Grad-CAM via core.explain, ResNet-18 at 224 px (median of 7)
+           torchcam_gradcam_ms      torchcam GradCAM via core.cams on the same input, map enlarged (median of 7)
 """
 from __future__ import annotations
 
@@ -438,9 +447,16 @@ def lessons_group() -> None:
     lessons.run(emit)
 
 
+def ecosystem_group() -> None:
+    from bench.ecosystem import ecosystem
+
+    ecosystem()
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
           "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group,
-          "wild": wild_group, "frontiers": frontiers_group, "lessons": lessons_group}
+          "wild": wild_group, "frontiers": frontiers_group, "lessons": lessons_group,
+          "ecosystem": ecosystem_group}
 
 
 def main(argv: list[str]) -> None:

@@ -165,11 +165,7 @@ def training_dataset(name: str, limit: int) -> data.ImageDataset:
     """A built-in dataset by name, at most ``limit`` images (synthetic shapes are drawn to that count)."""
     from core import data
 
-    if name == "Synthetic shapes":
-        return data.make_shapes(limit, seed=2026)
-    if name == "Digits (scikit-learn)":
-        return data.load_digits()
-    return data.load_torchvision_dataset(name, limit=limit)
+    return data.named_dataset(name, limit)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the zip...")
@@ -210,14 +206,9 @@ def transfer_backbone(key: str) -> transfer.Backbone:
 @st.cache_resource(max_entries=4, show_spinner="Drawing the target task...")
 def transfer_data(target: str) -> tuple[data.ImageDataset, data.ImageDataset]:
     """A built-in target task as (pool to draw training shots from, fixed test set)."""
-    from core import data, transfer
+    from core import transfer
 
-    if target == "New shapes (hexagon, heart, arrow)":
-        return (data.make_shapes(600, seed=71, classes=data.EXTRA_SHAPES),
-                data.make_shapes(150, seed=72, classes=data.EXTRA_SHAPES))
-    if target == "Textures (stripes, checkerboard, dots, blotches)":
-        return data.make_textures(600, seed=71), data.make_textures(200, seed=72)
-    return transfer.holdout(data.load_digits(), 0.2, seed=0)
+    return transfer.target_data(target)
 
 
 @st.cache_resource(max_entries=3, show_spinner="Resizing the task for the backbone...")
@@ -342,3 +333,22 @@ def compiled_pair(batch: int):
     fp32, why32 = compress.compiled(_shapesnet_copy(), example)
     int8, why8 = compress.compiled(quantized_shapesnet(), example)
     return fp32, int8, why32 or why8
+
+
+# ---------------------------------------------------------------- Ecosystem & tools
+@st.cache_data(max_entries=4, show_spinner="Tracing every operation with TorchLens...")
+def layer_trace(model_key: str, pixels: np.ndarray):
+    """TorchLens's record of one forward pass of a registry model on a photo (core.tracing.Trace)."""
+    from core import tracing
+
+    loaded = get_model(model_key)
+    return tracing.trace(loaded, models.preprocess(pixels, loaded.spec))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def transform_views(pixels: np.ndarray, settings) -> tuple[list, list[np.ndarray]]:
+    """The transforms lab's step-by-step outputs and 8 seeded samples (core.transforms) for one photo."""
+    from core import transforms
+
+    photo = transforms.working_photo(pixels)
+    return transforms.steps_on(photo, settings), transforms.samples(photo, settings, 8)

@@ -221,6 +221,16 @@ def downloads_allowed() -> bool:
     return os.environ.get("CNNLAB_OFFLINE", "0") != "1"
 
 
+def named_dataset(name: str, limit: int) -> ImageDataset:
+    """A built-in training dataset by its menu name: synthetic shapes drawn to ``limit`` images,
+    digits whole (a split takes the subset), a torchvision dataset's first ``limit`` images."""
+    if name == "Synthetic shapes":
+        return make_shapes(limit, seed=2026)
+    if name == "Digits (scikit-learn)":
+        return load_digits()
+    return load_torchvision_dataset(name, limit=limit)
+
+
 def load_torchvision_dataset(name: str, *, train: bool = True, limit: int | None = None) -> ImageDataset:
     """A torchvision dataset as an ImageDataset, from the local copy or a download.
 

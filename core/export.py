@@ -63,23 +63,23 @@ def check_exportable(n: int) -> None:
                           "with the same torch.onnx.export call.")
 
 
-def to_onnx(model: nn.Module, size: int) -> bytes:
+def to_onnx(model: nn.Module, size: int, channels: int = 3) -> bytes:
     """The model as an ONNX file (opset chosen by torch's exporter), input 'image', output 'logits'."""
     check_exportable(sum(p.numel() for p in model.parameters()))
     buf = io.BytesIO()
     # The exporter reports progress on stdout and warns about version details: not for the page.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (torch.randn(1, 3, size, size),), buf, input_names=["image"],
+        torch.onnx.export(model.eval(), (torch.randn(1, channels, size, size),), buf, input_names=["image"],
                           output_names=["logits"], dynamo=True)
     return buf.getvalue()
 
 
-def onnx_max_diff(data: bytes, model: nn.Module, size: int, seed: int = 0) -> float:
+def onnx_max_diff(data: bytes, model: nn.Module, size: int, seed: int = 0, channels: int = 3) -> float:
     """Largest |ONNX Runtime - PyTorch| output difference on one random input."""
     import onnxruntime as ort
 
-    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(1, channels, size, size, generator=torch.Generator().manual_seed(seed))
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     ours = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     with torch.inference_mode():
@@ -87,11 +87,11 @@ def onnx_max_diff(data: bytes, model: nn.Module, size: int, seed: int = 0) -> fl
     return float(np.abs(ours - ref).max())
 
 
-def to_torchscript(model: nn.Module, size: int) -> bytes:
+def to_torchscript(model: nn.Module, size: int, channels: int = 3) -> bytes:
     """The model traced to TorchScript and saved (torch.jit.load reads it back)."""
     check_exportable(sum(p.numel() for p in model.parameters()))
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.jit.save(torch.jit.trace(model.eval(), torch.randn(1, 3, size, size)), buf)
+        torch.jit.save(torch.jit.trace(model.eval(), torch.randn(1, channels, size, size)), buf)
     return buf.getvalue()

@@ -36,6 +36,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("8 · Specialized CNNs", "3D MRI Viewer", ":material/neurology:", "pages/mri_viewer.py"),
     PageSpec("9 · CNNs in the wild", "CNNs in the wild", ":material/public:", "pages/wild.py"),
     PageSpec("10 · Research frontiers", "Research frontiers", ":material/science:", "pages/frontiers.py"),
+    PageSpec("11 · Ecosystem & tools", "Ecosystem & tools", ":material/construction:", "pages/ecosystem.py"),
 )
 
 

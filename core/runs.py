@@ -66,11 +66,12 @@ def wandb_ready() -> bool:
 
 
 class WandbLogger(Observer):
-    def __init__(self, trainer: Trainer, name: str):
+    def __init__(self, trainer: Trainer, name: str, **init):
+        """``init``: more wandb.init arguments (e.g. mode="offline", dir=...)."""
         import wandb
 
         self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "cnn-lab"), name=name,
-                              config=asdict(trainer.cfg), reinit="create_new")
+                              config=asdict(trainer.cfg), reinit="create_new", **init)
 
     def on_epoch(self, trainer: Trainer, snap: EpochSnapshot) -> None:
         self.run.log({"train/loss": snap.train_loss, "train/acc": snap.train_acc, "val/loss": snap.val_loss,

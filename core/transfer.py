@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.data import ImageDataset
+from core.data import EXTRA_SHAPES, ImageDataset, load_digits, make_shapes, make_textures
 from core.errors import CNNLabError
 from core.training import Split, TrainConfig, Trainer, dataset_tensor
 
@@ -226,6 +226,15 @@ def holdout(ds: ImageDataset, fraction: float, seed: int) -> tuple[ImageDataset,
     return part(np.sort(np.concatenate([pool, back, np.flatnonzero(alone)]))), part(np.setdiff1d(test, back))
 
 
+def target_data(target: str) -> tuple[ImageDataset, ImageDataset]:
+    """A built-in target task by its menu name: (pool to draw training shots from, fixed test set)."""
+    if target == "New shapes (hexagon, heart, arrow)":
+        return make_shapes(600, seed=71, classes=EXTRA_SHAPES), make_shapes(150, seed=72, classes=EXTRA_SHAPES)
+    if target == "Textures (stripes, checkerboard, dots, blotches)":
+        return make_textures(600, seed=71), make_textures(200, seed=72)
+    return holdout(load_digits(), 0.2, seed=0)
+
+
 @dataclass
 class Task:
     """A target task on one backbone's input: a pool to draw few-shot training sets from, and a fixed test set."""
@@ -283,9 +292,24 @@ def embeddings(net: TransferNet, x: torch.Tensor, mean: torch.Tensor, std: torch
                           for i in range(0, len(x), batch_size)])
 
 
-def train_strategy(strategy: str, backbone: Backbone, task: Task, train: Split, head: HeadSpec, budget: Budget,
-                   should_stop: Callable[[], bool] = lambda: False) -> Outcome:
-    """Train one strategy on a training split and measure it on the task's test set."""
+@dataclass
+class Plan:
+    """What one strategy trains and on what: the whole net, or only its head on frozen embeddings."""
+
+    net: TransferNet
+    model: nn.Module
+    train: Split
+    val: Split
+    mean: torch.Tensor
+    std: torch.Tensor
+    cfg: TrainConfig
+    params: list[dict] | None
+    lrs: dict[str, float]  # param group -> LR it peaks at
+
+
+def plan_strategy(strategy: str, backbone: Backbone, task: Task, train: Split, head: HeadSpec,
+                  budget: Budget) -> Plan:
+    """The network, data, settings and parameter groups of one strategy (seeded by the budget)."""
     if strategy not in STRATEGIES:
         raise CNNLabError(f"Unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}.")
     torch.manual_seed(budget.seed)
@@ -302,24 +326,31 @@ def train_strategy(strategy: str, backbone: Backbone, task: Task, train: Split, 
     epochs = max(1, round(budget.steps / math.ceil(len(train) / batch)))
     cfg = TrainConfig(optimizer="adam", lr=budget.lr, batch_size=batch, schedule="onecycle", epochs=epochs,
                       flip=strategy != "feature extractor", seed=budget.seed)
-    start = time.perf_counter()
     if strategy == "feature extractor":
         # The frozen body's embeddings never change: compute them once, then train the head alone.
         feats = Split(embeddings(net, train.x, mean, std), train.y)
         test_feats = Split(embeddings(net, task.test.x, mean, std), task.test.y)
-        trainer = Trainer(cfg, net.head, feats, test_feats, task.class_names, torch.zeros(1), torch.ones(1))
-    else:
-        groups = param_groups(net, budget.lr, budget.backbone_factor)
-        trainer = Trainer(cfg, net, train, task.test, task.class_names, mean, std, params=groups)
+        return Plan(net, net.head, feats, test_feats, torch.zeros(1), torch.ones(1), cfg, None, {"head": budget.lr})
+    groups = param_groups(net, budget.lr, budget.backbone_factor)
     # Each group's peak LR (OneCycle starts them lower and keeps their ratio).
-    lrs = {g["name"]: g["lr"] for g in param_groups(net, budget.lr, budget.backbone_factor)} \
-        if strategy != "feature extractor" else {"head": budget.lr}
+    lrs = {g["name"]: g["lr"] for g in param_groups(net, budget.lr, budget.backbone_factor)}
+    return Plan(net, net, train, task.test, mean, std, cfg, groups, lrs)
+
+
+def train_strategy(strategy: str, backbone: Backbone, task: Task, train: Split, head: HeadSpec, budget: Budget,
+                   should_stop: Callable[[], bool] = lambda: False) -> Outcome:
+    """Train one strategy on a training split and measure it on the task's test set."""
+    start = time.perf_counter()
+    plan = plan_strategy(strategy, backbone, task, train, head, budget)
+    trainer = Trainer(plan.cfg, plan.model, plan.train, plan.val, task.class_names, plan.mean, plan.std,
+                      params=plan.params)
     trainer.run(should_stop)
     seconds = time.perf_counter() - start
     last = trainer.snapshots[-1]
     history = {k: [float(getattr(s, k)) for s in trainer.snapshots] for k in ("train_loss", "val_loss", "val_acc")}
     return Outcome(strategy, last.val_acc, last.train_acc, seconds,
-                   trainer.train_seconds / max(1, trainer.pos.epoch), param_counts(net), history, net.eval(), lrs)
+                   trainer.train_seconds / max(1, trainer.pos.epoch), param_counts(plan.net), history,
+                   plan.net.eval(), plan.lrs)
 
 
 # ---------------------------------------------------------------- auto-suggest: linear probes

@@ -312,3 +312,26 @@ def quiz(section: str) -> None:
                 st.markdown(f"_{q.explanation}_")
     right = sum(results.get(q.id, False) for q in bank.questions)
     st.progress(right / len(bank.questions), text=f"{right} of {len(bank.questions)} correct this session")
+
+
+def code_behind(build: Callable, key: str, files: Sequence[tuple[str, Callable[[], bytes], str]] = ()) -> None:
+    """"The code behind this view": the script that reproduces it, as .py and Jupyter notebook
+    downloads and in an expander. ``build()`` returns a core.codegen.Script; ``files`` are inputs the
+    script reads (label, bytes, file name), offered as downloads beside it."""
+    with st.expander("The code behind this view (.py script and Jupyter notebook)"):
+        try:
+            script = build()
+        except CNNLabError as err:
+            st.info(str(err))
+            return
+        text = script.python()
+        cols = st.columns(2 + len(files))
+        cols[0].download_button("Script (.py)", text, f"{script.name}.py", "text/x-python", key=f"{key}_py",
+                                on_click="ignore")
+        cols[1].download_button("Notebook (.ipynb)", script.notebook, f"{script.name}.ipynb",
+                                "application/x-ipynb+json", key=f"{key}_ipynb", on_click="ignore")
+        for col, (label, data, name) in zip(cols[2:], files):
+            col.download_button(label, data, name, key=f"{key}_{name}", on_click="ignore")
+        st.caption("Plain PyTorch, torchvision, pytorch-grad-cam and OpenCV, with this project's helpers copied in: "
+                   "it runs without CNN Lab and prints the numbers shown here for the same settings.")
+        st.code(text, language="python")

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import conv, ui
+from core import conv, recipes, ui
 from core.errors import CNNLabError
-from core.viz import diverging, mark_box
+from core.viz import diverging, mark_box, png_bytes
 
 INTRO = """
 A convolution layer slides a small grid of weights, the **kernel**, over the image. At every
@@ -27,7 +27,7 @@ def main() -> None:
     st.markdown(INTRO)
     photo = ui.image_picker("conv", default_sample="Coffee cup")
     if photo is not None:
-        playground(conv.working_image(photo.pixels))
+        playground(conv.working_image(photo.pixels), photo.pixels)
     st.divider()
     st.header("The course's 5x5 example, step by step")
     worked_example()
@@ -89,7 +89,7 @@ def _settings_from_widgets() -> tuple[np.ndarray, conv.ConvSettings] | None:
 
 
 @st.fragment
-def playground(image: np.ndarray) -> None:
+def playground(image: np.ndarray, pixels: np.ndarray) -> None:
     chosen = _settings_from_widgets()
     if chosen is None:
         return
@@ -127,6 +127,9 @@ def playground(image: np.ndarray) -> None:
                 caption=f"Feature map ({names[shown]}), blue = negative, white = 0, red = positive "
                         f"(scale +/-{vmax:.3g}). The box marks output ({row}, {col}).")
     _explain_pixel(image, kernel, settings, row, col, shown, float(out[shown, row, col]))
+    view = recipes.ConvView(tuple(map(tuple, kernel.tolist())), settings, row, col, shown)
+    ui.code_behind(lambda: recipes.conv_script(view), "conv_code",
+                   [("The photo as the app saw it (PNG)", lambda: png_bytes(pixels), "photo.png")])
     if out.shape[0] == 3:
         st.image(np.clip(out.transpose(1, 2, 0), 0, 1), caption="The three per-channel maps shown as one "
                  "RGB picture (clipped to 0..1): blur and sharpen kernels look like photo filters.", width=360)

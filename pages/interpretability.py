@@ -8,12 +8,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import cache, explain, ui
+from core import cache, cams, explain, recipes, ui
 from core.data import SHAPE_CLASSES
 from core.errors import CNNLabError
 from core.features import feature_maps, first_conv, strongest_channels
 from core.images import resize_to
-from core.models import NONE_BELOW, predict_indices, preprocess, sees_nothing
+from core.models import ASSETS, NONE_BELOW, REGISTRY, predict_indices, preprocess, sees_nothing
 from core.viz import COLORMAPS, channel_grid, filter_grid, outline, overlay, png_bytes, tile
 
 INTRO = """
@@ -76,6 +76,9 @@ def explain_view(photo, loaded) -> None:
     slow_methods(pixels, loaded, x, target, layer)
     inside_the_model(pixels, loaded, x)
     faithfulness(pixels, loaded, x, target, layer)
+    torchcam_methods(pixels, loaded, x, target, layer)
+    agreement_panel(pixels, loaded, x, target, layer)
+    code_behind(pixels, loaded, target, layer)
 
 
 def answer_line(loaded, preds) -> None:
@@ -299,6 +302,75 @@ def example_trials(loaded, scene, layer: str) -> None:
         images.append(outline(overlay(big, heat, 0.45), np.kron(scene.mask(int(k)), np.ones((3, 3), bool))))
         captions.append(f"{loaded.class_names[k]}: {'hit' if hit else 'miss'}")
     st.image(images, caption=captions, width=192)
+
+
+# ---------------------------------------------------------------- torchcam (section 11)
+def torchcam_methods(pixels, loaded, x, target, layer) -> None:
+    st.subheader("More CAMs from torchcam")
+    st.markdown("torchcam adds methods pytorch-grad-cam lacks: the original **CAM** (class weights of a global-average-"
+                "pool head, no gradients), **SmoothGrad-CAM++** (Grad-CAM++ averaged over noisy inputs), **SS-CAM** "
+                "(Score-CAM with noisy masks) and **IS-CAM** (Score-CAM integrated over mask strengths).")
+    why = cams.unavailable("CAM (torchcam)", loaded, x, layer)
+    cols = st.columns(4)
+    if why:
+        cols[0].info(why)
+    else:
+        cols[0].image(overlay(pixels, _torchcam(loaded, x, "CAM (torchcam)", layer, target), 0.5), width="stretch",
+                      caption=f"CAM (torchcam) for '{loaded.class_names[target]}' at {layer}")
+    slow = [m for m in cams.TORCHCAM_METHODS if m not in cams.LIVE]
+    key = ("xai_tc", loaded.spec.key, target, layer, hashlib.blake2b(x.numpy().tobytes(), digest_size=8).hexdigest())
+    if st.button("Run SmoothGrad-CAM++, SS-CAM and IS-CAM (torchcam)", key="xai_torchcam"):
+        with st.spinner("Noisy and masked forward passes..."):
+            st.session_state["xai_tc_result"] = (key, {m: cams.unavailable(m, loaded, x, layer) or
+                                                       _torchcam(loaded, x, m, layer, target) for m in slow})
+    stored = st.session_state.get("xai_tc_result")
+    if stored and stored[0] == key:
+        for col, (m, result) in zip(cols[1:], stored[1].items()):
+            if isinstance(result, str):
+                col.info(result)
+            elif result is not None:
+                col.image(overlay(pixels, result, 0.5), caption=m, width="stretch")
+
+
+def _torchcam(loaded, x, method, layer, target):
+    try:
+        return cams.torchcam_map(loaded, x, method, layer, target)
+    except CNNLabError as err:
+        st.error(str(err))
+        return None
+
+
+def agreement_panel(pixels, loaded, x, target, layer) -> None:
+    st.subheader("Two libraries, one Grad-CAM")
+    try:
+        agree = cams.agreement(loaded, x, layer, target)
+    except CNNLabError as err:
+        st.error(str(err))
+        return
+    a, b, c = st.columns(3)
+    a.image(overlay(pixels, agree.pytorch_grad_cam, 0.5), caption="pytorch-grad-cam GradCAM", width="stretch")
+    b.image(overlay(pixels, agree.torchcam, 0.5), caption="torchcam GradCAM", width="stretch")
+    c.metric("Pearson correlation over all pixels", f"{agree.correlation:.4f}")
+    h, w = agree.torchcam_raw.shape
+    c.markdown(f"Two independent implementations, same model, layer (`{layer}`) and class: agreement is evidence "
+               "that neither has a bug. Where they differ, it is by design: pytorch-grad-cam scales the map to "
+               f"[0, 1] and enlarges it to the input with OpenCV; torchcam returns it at the layer's {h}x{w} and "
+               "normalises with a different epsilon, so here it is enlarged with bilinear interpolation (pixel "
+               "centres aligned, like OpenCV) and scaled again before comparing.")
+
+
+def code_behind(pixels, loaded, target, layer) -> None:
+    method = st.session_state.get("xai_method", "Grad-CAM")
+    if loaded.spec.key not in REGISTRY:
+        st.caption("The code behind this view is offered for the registry models; a model trained on the Training "
+                   "Monitor lives only in this session.")
+        return
+    files = [("The photo as the app saw it (PNG)", lambda: png_bytes(pixels), "photo.png")]
+    if loaded.spec.kind == "shipped":
+        weights = ASSETS / f"{loaded.spec.key}.safetensors"
+        files.append((f"Weights ({weights.name})", weights.read_bytes, weights.name))
+    ui.code_behind(lambda: recipes.cam_script(loaded.spec.key, method, layer, target,
+                                              st.session_state.get("xai_alpha", 0.5)), "xai_code", files)
 
 
 main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import cache, checkpoints, trainplots, ui
+from core import cache, checkpoints, recipes, trainplots, ui
 from core.augment import preview
 from core.data import TORCHVISION_DATASETS
 from core.diagnosis import diagnose
@@ -120,7 +120,9 @@ def setup_panel():
     wandb = wb_col.checkbox("Log to Weights & Biases", False, key="tr_wandb", disabled=not wandb_ready(),
                             help="Needs the wandb package and WANDB_API_KEY (or WANDB_MODE=offline) on the server.")
     if start_col.button("Start training", type="primary", key="tr_start"):
-        start_run(cfg, (train, val, mean, std), ds, tensorboard, wandb)
+        spec = recipes.DataSpec(recipes.UPLOAD if source.startswith("zip:") else source, limit, size, val_fraction,
+                                cfg.seed, ds.name.removeprefix("Uploaded ") if source.startswith("zip:") else "")
+        start_run(cfg, (train, val, mean, std), ds, tensorboard, wandb, spec)
     return train, val, ds
 
 
@@ -208,7 +210,7 @@ def _run_name(n: int, cfg: TrainConfig) -> str:
             f"dropout {cfg.dropout:g} · wd {cfg.weight_decay:g} · aug: {aug}")
 
 
-def start_run(cfg: TrainConfig, split, ds, tensorboard: bool, wandb: bool) -> None:
+def start_run(cfg: TrainConfig, split, ds, tensorboard: bool, wandb: bool, spec: recipes.DataSpec) -> None:
     train, val, mean, std = split
     runs = _runs()
     try:
@@ -226,6 +228,7 @@ def start_run(cfg: TrainConfig, split, ds, tensorboard: bool, wandb: bool) -> No
         runs.remove(idle[0])
         st.toast(f"Dropped the oldest run ({idle[0].name.split()[0]}): a session keeps {MAX_RUNS} runs.")
     runs.append(run)
+    st.session_state.setdefault("tr_specs", {})[run.id] = spec  # for the code behind the run
     run.start()
     st.session_state["tr_show"] = run.id
 
@@ -345,6 +348,9 @@ def diagnosis_and_artefacts(run: TrainingRun) -> None:
                        f"`tensorboard --logdir {runs_root()}`, then http://localhost:6006.")
     elif run.log_error:
         b_col.warning(run.log_error)
+    spec = st.session_state.get("tr_specs", {}).get(run.id)
+    if spec is not None:
+        ui.code_behind(lambda: recipes.training_script(spec, t.cfg), f"tr_code_{run.id}")
 
 
 def compare_runs() -> None:

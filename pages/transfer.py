@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import cache, trainplots, transfer, ui
+from core import cache, recipes, trainplots, transfer, ui
 from core.errors import CNNLabError
 from core.features import strongest_channels
 from core.imagefolder import ACCEPTED_ZIP, MAX_ZIP_BYTES
@@ -186,6 +186,7 @@ def strategies_panel(backbone, task, head, budget, per_class) -> None:
     if curve.button(f"Few-shot curve: {', '.join(map(str, transfer.SHOTS))} per class", key="tl_curve"):
         ui.start_job("tl_job", lambda p, s: ("curve", backbone, task, head, transfer.compare(
             backbone, task, transfer.SHOTS, head, budget, p, s)))
+    code_behind(backbone, task, head, budget, per_class)
     result = ui.job_result("tl_job")
     if result is None:
         st.caption("Each run trains for the same number of optimizer steps and is scored on the same test images.")
@@ -211,6 +212,18 @@ def strategies_panel(backbone, task, head, budget, per_class) -> None:
     caveats(outcomes)
     if "fine-tune" in outcomes and outcomes["fine-tune"].model is not None:
         before_after(j_backbone, j_task, j_head, outcomes["fine-tune"])
+
+
+def code_behind(backbone, task, head, budget, per_class) -> None:
+    if backbone.key not in REGISTRY:
+        st.caption("The code behind this view is offered for the registry backbones; a model trained on the "
+                   "Training Monitor lives only in this session.")
+        return
+    strategy = st.selectbox("Strategy for the code behind this view", transfer.STRATEGIES, key="tl_code_strategy")
+    target = st.session_state.get("tl_target", TARGETS[0])
+    view = recipes.TransferView(backbone.key, recipes.UPLOAD if target == UPLOAD else target, strategy, per_class,
+                                head, budget, backbone.input_size, task.name if target == UPLOAD else "")
+    ui.code_behind(lambda: recipes.transfer_script(view), "tl_code")
 
 
 def few_shot_figure(results, n_classes: int) -> None:
