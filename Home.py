@@ -62,7 +62,7 @@ def home() -> None:
 
 
 def vision_viewer(photo, loaded) -> None:
-    from core import cache
+    from core import cache, ui
     from core.features import first_conv, strongest_channels
     from core.viz import colorize, filter_grid, upscale
 
@@ -75,10 +75,7 @@ def vision_viewer(photo, loaded) -> None:
                  f"The model sees it resized to {size}x{size}.", width="stretch")
     with pred_col:
         predictions(loaded, preds)
-        if photo.scene is not None and loaded.card.get("scenes") is False:
-            st.caption(f"{loaded.spec.label.split(' (')[0]} learned one shape per image, and with no global pooling "
-                       "it has no way to find several anywhere in a picture: on a scene it is out of its depth. "
-                       "ShapesNet is the model that learned scenes.")
+        ui.scene_caveat(loaded, photo)
 
     st.subheader("First-layer filters")
     conv = first_conv(loaded.model)

@@ -250,11 +250,12 @@ def tiling_scene(height: int, width: int, seed: int) -> scenes.Scene:
 
 
 @st.cache_resource(max_entries=3, show_spinner="Classifying the tiles...")
-def tile_map(height: int, width: int, seed: int, tile: int, overlap: float, localise: bool) -> tiling.TileMap:
+def tile_map(height: int, width: int, seed: int, tile: int, overlap: float, localise: bool,
+             stitch: str) -> tiling.TileMap:
     from core import tiling
 
     return tiling.classify_tiles(get_model("shapesnet"), tiling_scene(height, width, seed).image, tile, overlap,
-                                 localise=localise)
+                                 localise=localise, stitch=stitch)
 
 
 @st.cache_resource(show_spinner="Loading VGG19...")

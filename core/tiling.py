@@ -3,8 +3,10 @@ overlap), classify every tile, and stitch the tile scores back into a map.
 
 Each tile's score says *what* is in it; where in the tile it is comes from the tile's class
 activation map. ShapesNet ends in global average pooling and one linear layer, so its CAM for every
-class comes out of the same forward pass (Zhou et al., 2016). The big image is a synthetic scene,
-so every pixel's true class is known and the map is scored against it.
+class comes out of the same forward pass (Zhou et al., 2016). Where tiles overlap, a pixel takes
+either the mean of their scores or the best one (a shape cut by one tile's border is seen whole by
+a neighbour, and averaging would dilute it). The big image is a synthetic scene, so every pixel's
+true class is known and the map is scored against it.
 """
 from __future__ import annotations
 
@@ -68,8 +70,9 @@ class TileMap:
     cols: list[int]
     tile: int
     probs: np.ndarray  # (len(rows), len(cols), classes): each tile's probability per class
-    pixel_scores: np.ndarray  # (H, W, classes) float16: per pixel, the tiles' scores averaged
+    pixel_scores: np.ndarray  # (H, W, classes) float16: per pixel, the overlapping tiles' scores stitched
     localised: bool  # scores weighted by each tile's CAM (where in the tile), or spread over the whole tile
+    stitch: str  # "max" (the best tile per pixel) or "mean" (all tiles over it averaged)
 
     @property
     def tile_classes(self) -> np.ndarray:
@@ -92,10 +95,16 @@ def tile_cams(loaded: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, torch
     return probabilities(loaded.spec, logits), cams
 
 
+STITCH = ("max", "mean")
+
+
 def classify_tiles(loaded: LoadedModel, image: np.ndarray, tile: int, overlap: float, *, localise: bool = True,
-                   batch: int = 128) -> TileMap:
-    """Classify every tile (resized to the model's input) and average the tiles' scores per pixel: the
-    tile's probability for a class times, when ``localise``, that class's CAM over the tile."""
+                   stitch: str = "max", batch: int = 128) -> TileMap:
+    """Classify every tile (resized to the model's input) and stitch the tiles' scores per pixel: the
+    tile's probability for a class times, when ``localise``, that class's CAM over the tile; where
+    tiles overlap, the best score (``stitch="max"``) or their mean."""
+    if stitch not in STITCH:
+        raise CNNLabError(f"Unknown stitching {stitch!r}; choose from {STITCH}.")
     h, w = image.shape[:2]
     rows, cols = tile_grid(h, w, tile, overlap)
     origins = [(r, c) for r in rows for c in cols]
@@ -112,12 +121,18 @@ def classify_tiles(loaded: LoadedModel, image: np.ndarray, tile: int, overlap: f
             th, tw = min(tile, h - r), min(tile, w - c)
             if localise:
                 where = cv2.resize(cam.transpose(1, 2, 0), (tw, th), interpolation=cv2.INTER_LINEAR)
-                total[r:r + th, c:c + tw] += where.reshape(th, tw, n_classes) * pt
+                score = where.reshape(th, tw, n_classes) * pt
             else:
-                total[r:r + th, c:c + tw] += pt
-            count[r:r + th, c:c + tw] += 1
+                score = np.broadcast_to(pt, (th, tw, n_classes))
+            window = (slice(r, r + th), slice(c, c + tw))
+            if stitch == "max":
+                np.maximum(total[window], score, out=total[window])
+            else:
+                total[window] += score
+                count[window] += 1
     grid = np.concatenate(probs).reshape(len(rows), len(cols), -1)
-    return TileMap(rows, cols, tile, grid, (total / np.maximum(count, 1)).astype(np.float16), localise)
+    stitched = total if stitch == "max" else total / np.maximum(count, 1)
+    return TileMap(rows, cols, tile, grid, stitched.astype(np.float16), localise, stitch)
 
 
 def map_labels(tiles: TileMap, min_conf: float = 0.5) -> np.ndarray:

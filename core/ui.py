@@ -153,12 +153,15 @@ def _decode_or_error(data: bytes, name: str) -> DecodedImage | None:
 
 
 def photo_defaults() -> tuple[str, str]:
-    """(model, photo source) a photo page opens on: ResNet-18 on the cat when ImageNet weights are
-    here or can be downloaded, else the shipped ShapesNet on a shapes scene, so the first thing
-    shown is a prediction the model can know."""
+    """(model, photo source) a photo page opens on: ResNet-18 on the cat when its ImageNet weights are
+    here or can be downloaded (the download runs now, with progress, unless the link names a model),
+    else the shipped ShapesNet on a shapes scene, so the first thing shown is a prediction the model
+    can know."""
     from core import weights
 
-    return ("resnet18", "Sample photo") if weights.obtainable("resnet18") else ("shapesnet", "Synthetic shapes")
+    if st.query_params.get("model") is None:
+        wait_for_weights("resnet18", REGISTRY["resnet18"].label)
+    return ("resnet18", "Sample photo") if weights.available("resnet18") else ("shapesnet", "Synthetic shapes")
 
 
 def model_picker(keys: Sequence[str], key: str, extra: dict[str, LoadedModel] | None = None,
@@ -193,6 +196,14 @@ def model_picker(keys: Sequence[str], key: str, extra: dict[str, LoadedModel] | 
     return loaded
 
 
+def scene_caveat(loaded: LoadedModel, photo: DecodedImage) -> None:
+    """Say so when a shipped model that learned one shape per image is shown a scene of several."""
+    if photo.scene is not None and loaded.card.get("scenes") is False:
+        st.caption(f"{loaded.spec.label.split(' (')[0]} learned one shape per image, and with no global pooling it "
+                   "has no way to find several anywhere in a picture: on a scene it is out of its depth. ShapesNet is "
+                   "the model that learned scenes.")
+
+
 def wait_for_weights(model_key: str, label: str) -> None:
     """If a torchvision model's ImageNet weights are missing but may be downloaded, download them
     (once per server, shared by every session asking) with a progress bar and a live ETA."""
@@ -210,7 +221,7 @@ def wait_for_weights(model_key: str, label: str) -> None:
                      f"{job.total / 2**20:.1f} MB" + (f", about {eta:.0f} s left at this speed" if eta else ""))
     bar.empty()
     if job.error:
-        st.warning(f"{job.error} The model runs with random weights; the shipped models work offline.")
+        st.warning(f"{job.error} Without them {label} has only random weights; the shipped models work offline.")
     else:
         st.caption(f"Downloaded {weights.file_name(model_key)} ({job.total / 2**20:.1f} MB) into the torch hub cache.")
 

@@ -71,6 +71,7 @@ def explain_view(photo, loaded) -> None:
                                 format_func=lambda name: f"{name}  ({' x '.join(map(str, shapes[name]))})")
     st.query_params.update(cls=str(target), layer=layer)
     answer_line(loaded, preds)
+    ui.scene_caveat(loaded, photo)
     truth = photo.scene.mask(target) if photo.scene is not None and loaded.class_names == SHAPE_CLASSES else None
     live_methods(pixels, loaded, x, target, layer, truth)
     slow_methods(pixels, loaded, x, target, layer)

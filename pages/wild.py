@@ -170,7 +170,8 @@ def tiling_lab() -> None:
     st.markdown(
         "Satellite scenes are tens of thousands of pixels wide, while a CNN takes a small fixed input. So the "
         "scene is cut into tiles, each tile is classified, and the scores are stitched into a map. Overlapping "
-        "tiles see every object whole at least once and their scores are averaged per pixel. A tile's score says "
+        "tiles see every object whole at least once; where they overlap, each pixel keeps the best tile's score (or "
+        "the mean of all of them, to compare: a shape cut by one tile's border gets diluted). A tile's score says "
         "*what* is in it; its class activation map says *where*, so each tile's score is spread over the tile "
         "as its CAM (switch that off to see a plain tile-score map). The classifier is the shipped ShapesNet "
         "(64x64 input; every tile is resized to that), which has one sigmoid per shape, so a tile with nothing "
@@ -184,15 +185,19 @@ def tiling_lab() -> None:
     overlap = c4.slider("Overlap", 0, 75, ui.query_number("overlap", 0, 75, 50), 25, format="%d%%", key="wild_overlap")
     min_conf = c5.slider("Show a class from score", 0.05, 0.95, ui.query_number("conf", 0.05, 0.95, 0.5), 0.05,
                          key="wild_minconf", help="Pixels where no class's averaged score reaches this are background.")
-    localise = st.toggle("Place each tile's score with its CAM", value=ui.query_choice("where", ("cam", "tile"), "cam")
-                         == "cam", key="wild_localise")
+    t1, t2 = st.columns(2)
+    localise = t1.toggle("Place each tile's score with its CAM", key="wild_localise",
+                         value=ui.query_choice("where", ("cam", "tile"), "cam") == "cam")
+    stitch = t2.radio("Where tiles overlap, a pixel keeps", tiling.STITCH, horizontal=True, key="wild_stitch",
+                      index=tiling.STITCH.index(ui.query_choice("stitch", tiling.STITCH, "max")),
+                      format_func={"max": "the best tile's score", "mean": "the mean of the tiles' scores"}.get)
     st.query_params.update(canvas=canvas, scene=str(seed), tile=str(tile), overlap=str(overlap), conf=f"{min_conf:g}",
-                           where="cam" if localise else "tile")
+                           where="cam" if localise else "tile", stitch=stitch)
     h, w = map(int, canvas.split("x"))
     try:
         rows, cols = tiling.tile_grid(h, w, tile, overlap / 100)
         scene = cache.tiling_scene(h, w, seed)
-        tmap = cache.tile_map(h, w, seed, tile, overlap / 100, localise)
+        tmap = cache.tile_map(h, w, seed, tile, overlap / 100, localise, stitch)
     except CNNLabError as err:
         st.error(str(err))
         return

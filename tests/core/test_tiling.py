@@ -53,7 +53,7 @@ def shapes_model():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_default_stitched_map_is_near_the_true_map(shapes_model, seed):
-    """The tiling lab's defaults (768x1024, 96 px tiles, 50% overlap, score 0.5, CAM placement)."""
+    """The tiling lab's defaults (768x1024, 96 px tiles, 50% overlap, score 0.5, CAM placement, best tile)."""
     scene = tiling.make_scene(768, 1024, seed=seed)
     tiles = tiling.classify_tiles(shapes_model, scene.image, 96, 0.5)
     assert tiles.probs.shape == (len(tiles.rows), len(tiles.cols), 5)
@@ -70,6 +70,16 @@ def test_placing_scores_by_cam_beats_spreading_them_over_the_tile(shapes_model):
     np.testing.assert_array_equal(placed.probs, spread.probs)  # the same tiles, the same scores
     iou = [tiling.score_map(scene.labels, tiling.map_labels(t, 0.5), 5).mean_iou for t in (placed, spread)]
     assert iou[0] > iou[1] + 0.1
+
+
+def test_stitching_keeps_the_best_tile_or_the_mean(shapes_model):
+    scene = tiling.make_scene(384, 384, seed=6)
+    best = tiling.classify_tiles(shapes_model, scene.image, 96, 0.5)
+    mean = tiling.classify_tiles(shapes_model, scene.image, 96, 0.5, stitch="mean")
+    assert best.stitch == "max" and mean.stitch == "mean"
+    assert (best.pixel_scores.astype(np.float32) >= mean.pixel_scores.astype(np.float32) - 1e-3).all()
+    with pytest.raises(CNNLabError, match="Unknown stitching"):
+        tiling.classify_tiles(shapes_model, scene.image, 96, 0.5, stitch="median")
 
 
 def test_the_threshold_changes_the_map_and_its_scores(shapes_model):

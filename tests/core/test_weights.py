@@ -1,59 +1,27 @@
 """ImageNet weights: the real download path against a local HTTP server on 127.0.0.1 that serves a
 fabricated checkpoint (no network), a broken download of every kind, and the cache."""
-import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
 import torch
-import torchvision
 
 from core import weights
 from core.errors import CNNLabError
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    lie_about_length = False
-
-    def do_GET(self):  # noqa: N802 (the http.server API)
-        body = self.files.get(self.path.lstrip("/"))
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body) * 2 if self.lie_about_length else len(body)))
-        self.end_headers()
-        self.wfile.write(body)  # when lying, the connection closes half way through the promised bytes
-
-    def log_message(self, *args):
-        pass
+from tests.inputs import weights_server
 
 
 @pytest.fixture
 def server(monkeypatch):
-    _Handler.files, _Handler.lie_about_length = {}, False
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    monkeypatch.setenv(weights.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}/")
+    httpd, base = weights_server.start()
+    monkeypatch.setenv(weights.MIRROR_ENV, base)
     monkeypatch.setattr(weights, "_downloads", {})
-    yield _Handler
+    yield weights_server.Handler
     httpd.shutdown()
 
 
 @pytest.fixture(scope="module")
 def checkpoint() -> tuple[str, bytes, dict]:
-    """A resnet18 state dict (random weights) saved as a checkpoint named by its own hash, as torchvision names
-    its files."""
-    import io
-
-    torch.manual_seed(7)
-    state = torchvision.models.resnet18().state_dict()
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    body = buffer.getvalue()
-    return f"resnet18-{hashlib.sha256(body).hexdigest()[:8]}.pth", body, state
+    return weights_server.resnet18_checkpoint()
 
 
 @pytest.fixture

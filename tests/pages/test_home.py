@@ -53,7 +53,8 @@ def test_synthetic_scene_source():
 
 @pytest.mark.parametrize("query,message", [
     ({"model": "alexnet-9000"}, "`model=alexnet-9000` is not recognised"),
-    ({"photo": "<script>alert(1)</script>"}, "`photo=<script>alert(1)</script>` is not recognised"),
+    ({"source": "Sample photo", "photo": "<script>alert(1)</script>"},
+     "`photo=<script>alert(1)</script>` is not recognised"),
     ({"source": "Sample photo", "photo": "x" * 500}, "..."),
     ({"source": "Synthetic shapes", "seed": "-5"}, "whole number from 0 to 10000"),
     ({"source": "Synthetic shapes", "seed": "1e99"}, "whole number from 0 to 10000"),
@@ -121,3 +122,11 @@ def test_quiz_checks_answers_and_keeps_score():
     second.set_value(0)
     at.form_submit_button[1].click().run()
     assert "Not quite." in texts(at.error)
+
+
+def test_simplecnn_on_a_scene_says_it_learned_one_shape_per_image():
+    at = run_home(model="simplecnn_shapes")
+    assert not at.exception and not at.error
+    assert any("learned one shape per image" in c for c in texts(at.caption))
+    at = run_home()  # ShapesNet learned scenes: no such caveat
+    assert not any("learned one shape per image" in c for c in texts(at.caption))
