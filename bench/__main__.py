@@ -42,6 +42,10 @@ Groups:
            quant_speedup_b1         the same at batch 1
            quant_acc_drop           float32 minus int8 accuracy on 600 held-out shapes (points)
            nas_trial_s              mean seconds per architecture-search candidate (8 evolutionary trials)
+  workshop workshop_p95_ratio       10 chromium sessions moving the playground's Stride slider together: p95 from
+                                    a key press to the new output on screen, over a trivial app's p95 (same run)
+           replica_upload_ok        share of 20 uploads (10 sessions) through nginx to 2 replicas that are accepted
+                                    and shown (_round_robin: the same without sticky routing); see bench/workshop.py
 """
 from __future__ import annotations
 
@@ -430,9 +434,17 @@ def frontiers_group() -> None:
     emit("nas_trial_s", statistics.mean(t.seconds for t in trials), "s")
 
 
+def workshop_group() -> None:
+    from bench import workshop
+
+    workshop.slider_p95_ratio()
+    workshop.replica_uploads()
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
           "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group,
-          "wild": wild_group, "frontiers": frontiers_group}
+          "wild": wild_group, "frontiers": frontiers_group,
+          "workshop": workshop_group}
 
 
 def main(argv: list[str]) -> None:

@@ -33,7 +33,7 @@ COOKIE_SECRET_ENV = "STREAMLIT_SERVER_COOKIE_SECRET"
 STICKY_LINE = "        hash $cnnlab_route consistent;\n"
 
 
-def render_nginx(upstreams: Sequence[str], listen: str, access_log: str = "off", sticky: bool = True) -> str:
+def render_nginx(upstreams: Sequence[str], listen: str, access_log: str = "/dev/stdout", sticky: bool = True) -> str:
     """The nginx configuration for these replicas (host:port each). `sticky=False` leaves nginx's
     default round robin: only the bench uses it, as the baseline that shows why stickiness matters."""
     if not upstreams:
@@ -42,7 +42,9 @@ def render_nginx(upstreams: Sequence[str], listen: str, access_log: str = "off",
     if not sticky:
         assert STICKY_LINE in text
         text = text.replace(STICKY_LINE, "")
-    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
+    # A replica is skipped for 10 s after 3 failed tries in 10 s: a dead one refuses at once, so that is
+    # quick, while one stray error on a live replica does not send its sessions elsewhere.
+    servers = "\n".join(f"        server {u} max_fails=3 fail_timeout=10s;" for u in upstreams)
     return text.replace("@SERVERS@", servers).replace("@LISTEN@", listen).replace("@ACCESS_LOG@", access_log)
 
 
@@ -86,7 +88,7 @@ class Workshop:
         if replicas < 1:
             raise ValueError("at least one replica is needed")
         self.n, self.port, self.host, self.ray, self.sticky = replicas, port, host, ray, sticky
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
         self.timeout_s = timeout_s
         self.extra_env = env or {}
         self.replica_ports: list[int] = []
@@ -98,7 +100,7 @@ class Workshop:
     # ------------------------------------------------------------------ start
     def __enter__(self) -> "Workshop":
         self.dir = Path(tempfile.mkdtemp(prefix="cnnlab-workshop-"))
-        self.dir.chmod(0o755)  # nginx's workers run as www-data when started by root
+        self.dir.chmod(0o755)  # started by root, nginx's workers drop to an unprivileged user
         self.env = {**os.environ, **self.extra_env}
         self.env.setdefault(COOKIE_SECRET_ENV, secrets.token_hex(32))
         try:
@@ -229,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"CNN Lab is up: {w.url}", flush=True)
             if args.host != "127.0.0.1":
                 print(f"Attendees open: http://{_lan_address()}:{args.port}", flush=True)
+            if "CNNLAB_RAY_ADDRESS" in w.env:
+                print(f"Heavy jobs run on Ray at {w.env['CNNLAB_RAY_ADDRESS']}.", flush=True)
             print(f"Replicas: {', '.join(w.replica_url(i) for i in range(w.n))}. Logs in {w.dir}. "
                   "Ctrl-C stops everything.", flush=True)
             while True:

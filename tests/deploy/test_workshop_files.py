@@ -76,6 +76,8 @@ def test_nginx_routes_every_request_by_the_browser_cookie(conf):
     upstream = child(http, "upstream", "cnnlab")
     assert directives(upstream, "hash") == [["$cnnlab_route", "consistent"]]
     assert [a[0] for a in directives(upstream, "server")] == ["127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"]
+    # One stray error must not mark a live replica down (and move its sessions); a dead one refuses at once.
+    assert all("max_fails=3" in a for a in directives(upstream, "server"))
     # The key is the cookie, or a fresh id that is then set as the cookie on the first response.
     route = child(http, "map", "$cookie_cnnlab_route", "$cnnlab_route")
     assert dict((d, a[0]) for d, a, _ in route) == {"": "$request_id", "default": "$cookie_cnnlab_route"}
@@ -97,7 +99,9 @@ def test_nginx_upgrades_websockets_in_every_location_and_keeps_the_stream_open(c
     assert headers["Host"] == "$host"
     assert directives(server, "proxy_http_version") == [["1.1"]]
     upgrade = dict((d, a[0]) for d, a, _ in child(http, "map", "$http_upgrade", "$connection_upgrade"))
-    assert upgrade == {"default": "upgrade", "": ""}
+    assert upgrade == {"default": "upgrade", "": "close"}
+    # No upstream keepalive: a reused connection the replica closed would get a live replica marked down.
+    assert not directives(child(http, "upstream", "cnnlab"), "keepalive")
     locations = {a[0]: children for d, a, children in server if d == "location"}
     # nginx drops the server's proxy_set_header lines in any location that sets one of its own.
     assert not any(directives(body, "proxy_set_header") for body in locations.values())
@@ -126,7 +130,7 @@ def test_round_robin_baseline_only_drops_the_hash():
 @pytest.mark.skipif(not NGINX.exists(), reason="needs Debian's nginx (apt-get install -y nginx)")
 def test_rendered_config_passes_nginx_own_check(tmp_path):
     conf = tmp_path / "nginx.conf"
-    conf.write_text(render_nginx(["127.0.0.1:9001", "127.0.0.1:9002"], "127.0.0.1:8500", str(tmp_path / "a.log")))
+    conf.write_text(render_nginx(["127.0.0.1:9001", "127.0.0.1:9002"], "127.0.0.1:8500"))
     out = subprocess.run([str(NGINX), "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
@@ -135,7 +139,7 @@ def test_rendered_config_passes_nginx_own_check(tmp_path):
 def test_render_command_prints_the_config_compose_uses():
     out = subprocess.run([sys.executable, "deploy/workshop.py", "render", "--upstream", "replica:8501",
                           "--listen", "8080"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout == render_nginx(["replica:8501"], "8080", "/dev/stdout")
+    assert out.stdout == render_nginx(["replica:8501"], "8080")
 
 
 class FakeProcess:
