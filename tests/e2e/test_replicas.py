@@ -9,6 +9,7 @@ connection, keep their runs, and upload again.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +39,12 @@ class Session:
     page: object = None
     uploads: list[tuple[int | str, str]] = field(default_factory=list)  # ("ok" or status, replica) per upload PUT
 
+    def route(self) -> str:
+        return next(c["value"] for c in self.context.cookies() if c["name"] == "cnnlab_route")
+
     def served_by(self, url: str) -> str:
-        return self.context.request.get(f"{url}/_stcore/health").headers["x-cnnlab-replica"]
+        """The replica that answered; nginx lists the ones it tried first (a stopped one) before it."""
+        return self.context.request.get(f"{url}/_stcore/health").headers["x-cnnlab-replica"].split(", ")[-1]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +70,8 @@ def open_sessions(browser, w: Workshop) -> dict[str, list[Session]]:
     nginx places a browser by the random cookie it sets on the first request, so draw until it fits."""
     by_replica: dict[str, list[Session]] = {f"127.0.0.1:{p}": [] for p in w.replica_ports}
     for _ in range(60):
-        context = browser.new_context(viewport={"width": 1400, "height": 2000})
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(120_000)  # four sessions and two replicas share two cores
         session = Session(context, "")
         session.replica = session.served_by(w.url)
         cookie = [c["name"] for c in context.cookies()]
@@ -115,7 +121,7 @@ def upload_on_home(sessions: list[Session], photos: dict[int, tuple[Path, str]])
         wait_until_idle(s.page)
         s.page.locator('input[type="file"]').first.set_input_files(str(photos[id(s)][0]))
     for s in sessions:
-        s.page.get_by_text(photos[id(s)][1]).wait_for(timeout=90_000)
+        s.page.get_by_text(photos[id(s)][1]).wait_for()
         wait_until_idle(s.page)
         assert_clean(s, "Home after an upload")
 
@@ -129,6 +135,15 @@ def make_photos(sessions: list[Session], folder: Path, tag: str) -> dict[int, tu
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
         photos[id(s)] = (path, f"Your photo, {w}x{h}")
     return photos
+
+
+def replicas_by_route(w: Workshop) -> dict[str, set[str]]:
+    """From nginx's access log: every routing cookie and the replicas its requests reached."""
+    seen: dict[str, set[str]] = {}
+    for line in (w.dir / "access.log").read_text().splitlines():
+        route, replica = re.search(r"route=(\S+) replica=(.+?) [\d.]+$", line).groups()
+        seen.setdefault(route, set()).add(replica)
+    return seen
 
 
 def runs_listed(s: Session) -> int:
@@ -147,7 +162,7 @@ def test_sessions_stay_on_their_replica_and_survive_the_loss_of_the_other(worksh
         wait_until_idle(s.page)
         s.page.get_by_role("button", name="Start training").click()
     for s in everyone:
-        s.page.get_by_text("2. Live view").wait_for(timeout=90_000)
+        s.page.get_by_text("2. Live view").wait_for()
         assert_clean(s, "the Training Monitor after Start")
     upload_on_home(everyone, make_photos(everyone, tmp_path, "first"))
     nav(everyone, "Training Monitor")
@@ -155,6 +170,9 @@ def test_sessions_stay_on_their_replica_and_survive_the_loss_of_the_other(worksh
         assert runs_listed(s) == 1, "the session was lost between pages: its run is no longer listed"
         assert s.uploads == [("ok", s.replica)], f"upload not accepted by the session's replica: {s.uploads}"
         assert s.served_by(w.url) == s.replica, "nginx moved a browser to another replica"
+    routes = replicas_by_route(w)  # every request, not only the ones checked above
+    for s in everyone:
+        assert routes[s.route()] == {s.replica}, f"one browser's requests reached {routes[s.route()]}"
 
     # Stop one replica.
     stopped, kept = list(by_replica)
@@ -165,7 +183,7 @@ def test_sessions_stay_on_their_replica_and_survive_the_loss_of_the_other(worksh
         # Streamlit's connection-lost state (pinging / connecting), then connected again through nginx.
         s.page.wait_for_function(
             "n => { const t = window.__states.slice(n); return t.some(x => x !== 'CONNECTED') && "
-            "t.at(-1) === 'CONNECTED'; }", arg=seen[id(s)], timeout=60_000)
+            "t.at(-1) === 'CONNECTED'; }", arg=seen[id(s)])
     for s in moved:
         s.page.reload()
     for s in moved:
@@ -180,7 +198,8 @@ def test_sessions_stay_on_their_replica_and_survive_the_loss_of_the_other(worksh
     # Everyone carries on: an upload each (now all on the running replica), and the kept runs are still there.
     upload_on_home(everyone, make_photos(everyone, tmp_path, "second"))
     for s in everyone:
-        assert s.uploads[-1] == ("ok", kept), f"upload after the stop: {s.uploads}"
+        status, replicas = s.uploads[-1]
+        assert (status, replicas.split(", ")[-1]) == ("ok", kept), f"upload after the stop: {s.uploads}"
     nav(stayed, "Training Monitor")
     for s in stayed:
         assert runs_listed(s) == 1, "a session on the running replica lost its run"
