@@ -15,9 +15,12 @@ ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app
 # CPU-only torch for the image (no CUDA libraries: about 2 GB smaller). The versions are read from
 # requirements.txt, which keeps PyPI's torch and no index URL; pip then keeps these wheels, because
 # 2.14.1+cpu satisfies torch==2.14.1.
+# Ray with its `default` extras, at the version requirements-workshop.txt pins: the Ray Client (ray://)
+# and the dashboard that KubeRay's health probes query need them.
 COPY requirements.txt requirements-workshop.txt ./
 RUN pip install --index-url https://download.pytorch.org/whl/cpu $(grep -E '^(torch|torchvision)==' requirements.txt) \
-    && pip install -r requirements.txt -r requirements-workshop.txt
+    && pip install -r requirements.txt -r requirements-workshop.txt \
+       "$(grep -E '^ray==' requirements-workshop.txt | sed 's/^ray/ray[default]/')"
 
 COPY . .
 RUN useradd --create-home --uid 1000 cnnlab && chown -R cnnlab /app

@@ -62,12 +62,6 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, grace_s: float = 15) -> None:
     """Signal the process group we started (the process and anything it spawned), then reap it."""
     if proc is None or proc.poll() is not None:
