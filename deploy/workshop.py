@@ -218,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(render_nginx(args.upstream, args.listen, args.access_log), end="")
         return
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops cleanly, like Ctrl-C
+    # `kill` stops cleanly like Ctrl-C, and Ctrl-C works even where the shell started us ignoring it (`&`).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     print(f"Starting {args.replicas} replica(s){' and a Ray head' if args.ray else ''}...", flush=True)
     try:
         with Workshop(args.replicas, args.port, args.host, args.ray) as w:
@@ -237,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     print(f"replica {i + 1} exited; started it again", flush=True)
     except KeyboardInterrupt:
         pass
-    print("Stopped nginx, the replicas" + (" and the Ray head." if args.ray else "."), flush=True)
+    print("Stopped nginx, the replicas and the Ray head." if args.ray else "Stopped nginx and the replicas.", flush=True)
 
 
 if __name__ == "__main__":
