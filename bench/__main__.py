@@ -53,6 +53,12 @@ Groups:
                                     ResNet-18 layer4/3, two photos each)
            gradcam_ms               pytorch-grad-cam Grad-CAM via core.explain, ResNet-18 at 224 px (median of 7)
            torchcam_gradcam_ms      torchcam GradCAM via core.cams on the same input, map enlarged (median of 7)
+
+
+  workshop workshop_p95_ratio       10 chromium sessions moving the playground's Stride slider together: p95 from
+                                    a key press to the new output on screen, over a trivial app's p95 (same run)
+           replica_upload_ok        share of 20 uploads (10 sessions) through nginx to 2 replicas that are accepted
+                                    and shown (_round_robin: the same without sticky routing); see bench/workshop.py
 """
 from __future__ import annotations
 
@@ -453,10 +459,17 @@ def ecosystem_group() -> None:
     ecosystem()
 
 
+def workshop_group() -> None:
+    from bench import workshop
+
+    workshop.slider_p95_ratio()
+    workshop.replica_uploads()
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
           "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group,
           "wild": wild_group, "frontiers": frontiers_group, "lessons": lessons_group,
-          "ecosystem": ecosystem_group}
+          "ecosystem": ecosystem_group, "workshop": workshop_group}
 
 
 def main(argv: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""Start the real app (`streamlit run Home.py`) on a free loopback port; used by bench and e2e tests."""
+"""Start the real app (`streamlit run Home.py`, or another script) on a free loopback port; for bench and e2e tests."""
 from __future__ import annotations
 
 import os
@@ -24,7 +24,8 @@ def free_port() -> int:
 class AppServer:
     """Context manager: a streamlit server process, healthy on entry, stopped on exit."""
 
-    def __init__(self, env: dict[str, str] | None = None, timeout_s: float = 90):
+    def __init__(self, env: dict[str, str] | None = None, timeout_s: float = 90, script: str = "Home.py"):
+        self.script = script
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.timeout_s = timeout_s
@@ -35,7 +36,7 @@ class AppServer:
     def __enter__(self) -> "AppServer":
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", self.script, "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
