@@ -42,6 +42,10 @@ Groups:
            quant_speedup_b1         the same at batch 1
            quant_acc_drop           float32 minus int8 accuracy on 600 held-out shapes (points)
            nas_trial_s              mean seconds per architecture-search candidate (8 evolutionary trials)
+  workshop room_train_last_epoch1_s_{shared,unshared}  10 sessions press Start on the default training at once:
+                                    seconds until the last sees epoch 1, identical runs shared / each its own job
+           ray_job_overhead         the default training (2 epochs) through a local 2-CPU Ray cluster, worker
+                                    warm, over the same run on the embedded executor (wall time ratio)
 """
 from __future__ import annotations
 
@@ -430,9 +434,17 @@ def frontiers_group() -> None:
     emit("nas_trial_s", statistics.mean(t.seconds for t in trials), "s")
 
 
+def workshop_group() -> None:
+    from bench import workshop
+
+    emit("room_train_last_epoch1_s_shared", workshop.room_train_last_epoch1_s(True), "s")
+    emit("room_train_last_epoch1_s_unshared", workshop.room_train_last_epoch1_s(False), "s")
+    emit("ray_job_overhead", workshop.ray_job_overhead(), "ratio")
+
+
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
           "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group,
-          "wild": wild_group, "frontiers": frontiers_group}
+          "wild": wild_group, "frontiers": frontiers_group, "workshop": workshop_group}
 
 
 def main(argv: list[str]) -> None:

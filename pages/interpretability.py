@@ -136,7 +136,7 @@ def slow_methods(pixels, loaded, x, target, layer) -> None:
         st.session_state["xai_slow_result"] = (key, score, smooth, occ)
     stored = st.session_state.get("xai_slow_result")
     if not stored or stored[0] != key:
-        st.caption("These take a few seconds on a large model, so they run on request.")
+        st.caption("These take longer on a large model, so they run on request.")
         return
     _, score, smooth, occ = stored
     cols = st.columns(3)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core import checkpoints, runs
+from core.executor import executor
 from core.data import load_digits, make_shapes
 from core.errors import CNNLabError
 from core.nets import build_net
@@ -241,7 +242,7 @@ def test_a_closed_session_ends_its_thread(tmp_path, monkeypatch):
 
 def test_runs_beyond_the_slot_limit_wait_their_turn(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNLAB_RUNS_DIR", str(tmp_path))
-    monkeypatch.setattr(runs, "_slots", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(executor(), "_slots", 1)
     first = runs.TrainingRun("first", tiny_trainer(epochs=10_000), "tiny", tensorboard=False)
     second = runs.TrainingRun("second", tiny_trainer(epochs=1), "tiny", tensorboard=False)
     first.start()
