@@ -2,10 +2,12 @@
 
 seconds = (fixed + per_unit x units) x speed x correction x share, where
 - fixed and per_unit (``assets/job_costs.json``) were fitted per kind by
-  ``scripts/calibrate_estimates.py`` from two small real runs on a reference machine;
+  ``scripts/calibrate_estimates.py`` from two small real runs, in CPU seconds (which other
+  programs on a shared machine barely change, unlike wall time);
 - units is the job's size from its settings (core.jobs);
-- speed is how much slower this server is than that machine, from a tiny calibration run here
-  (``probe_seconds``: a few training steps of a small CNN, once per process);
+- speed is this server's wall seconds per reference CPU second now: a tiny calibration run here
+  (``probe_seconds``: a few training steps of a small CNN) timed on the wall clock, over the same
+  probe's CPU seconds in the calibration; re-timed every PROBE_EVERY_S, so it follows the load;
 - correction learns from earlier finished runs of the kind here (a running mean of actual/predicted);
 - share is how many jobs would run at once on these cores (core.executor.Executor.share).
 A kind without fitted costs (``int8_timing``: its first run compiles) shows the last time it took
@@ -32,12 +34,13 @@ _last_seconds: dict[str, float] = {}
 
 @functools.cache
 def costs() -> dict:
-    """{"probe_s": reference machine's probe, "kinds": {kind: {"fixed_s", "per_unit_s"}}}."""
-    return json.loads(COSTS_FILE.read_text()) if COSTS_FILE.exists() else {"probe_s": 1.0, "kinds": {}}
+    """{"probe_cpu_s": the probe's CPU seconds, "kinds": {kind: {"fixed_s", "per_unit_s"}}} (CPU seconds)."""
+    return json.loads(COSTS_FILE.read_text()) if COSTS_FILE.exists() else {"probe_cpu_s": 1.0, "kinds": {}}
 
 
-def probe_seconds() -> float:
-    """Seconds for 4 Adam steps of SimpleCNN on 64 shapes at 32 px here (the best of 3)."""
+def probe_seconds(clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds (on ``clock``) for 4 Adam steps of SimpleCNN on 64 random images at 32 px here, the
+    median of 5: on the wall clock it sees the load other work puts on the cores, as a job would."""
     import torch
 
     from core.nets import build_net
@@ -45,15 +48,15 @@ def probe_seconds() -> float:
     model = build_net("simplecnn", 5, 3, seed=0)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     x, y = torch.rand(64, 3, 32, 32, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 5
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
+    times = []
+    for _ in range(5):
+        start = clock()
         for _ in range(4):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(x), y).backward()
             opt.step()
-        best = min(best, time.perf_counter() - start)
-    return best
+        times.append(clock() - start)
+    return sorted(times)[2]
 
 
 def speed() -> float:
@@ -63,7 +66,7 @@ def speed() -> float:
     with _lock:
         if _probe is None or time.monotonic() - _probe[0] > PROBE_EVERY_S:
             _probe = (time.monotonic(), probe_seconds())
-    return _probe[1] / costs()["probe_s"]
+    return _probe[1] / costs()["probe_cpu_s"]
 
 
 def alone(kind: str, settings: Mapping) -> float | None:
@@ -142,7 +145,7 @@ def samples() -> dict[str, Callable[[int], tuple[dict, Callable]]]:
                                                       "budget": shortcut.Budget(250 * s, 100, 2)}),
         "bias_sweep": registered("bias_sweep", lambda s: {"budget": shortcut.Budget(100 * s, 100, 1)}),
         "mixer": registered("mixer", lambda s: {"n_train": 200 * s, "epochs": 2}),
-        "nas": registered("nas", lambda s: {"strategy": "random", "trials": 2 * s, "seed": 0, "epochs": 1}),
+        "nas": registered("nas", lambda s: {"strategy": "random", "trials": s, "seed": 0, "epochs": 1}),
         "segmentation": registered("segmentation", lambda s: {"task": "object vs background",
                                                               "n_train": 100 * s, "epochs": 2}),
         "signal_cnn": registered("signal_cnn", lambda s: {"family": next(iter(temporal.FAMILIES)), "noise": 0.05,

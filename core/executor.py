@@ -120,7 +120,7 @@ class Execution:
     CHECK_VIEWERS_S = 0.25  # how often should_stop asks whether any browser tab still watches
 
     def __init__(self, spec: Spec):
-        self.spec, self.key, self.kind = spec, spec.key, spec.kind
+        self.spec, self.key, self.kind, self.settings = spec, spec.key, spec.kind, spec.settings
         self.id = uuid.uuid4().hex[:8]
         self.state = "new"  # queued, running, done, stopped, failed
         self.fraction, self.text = 0.0, "Waiting for a free slot..."
@@ -183,8 +183,11 @@ class Viewer:
         self.executor, self.execution, self.keep_going = executor, execution, keep_going
         self.attached = True
 
-    def __getattr__(self, name):  # state, fraction, text, result, error, kind, key, id...
-        return getattr(self.__dict__["execution"], name)
+    def __getattr__(self, name):  # state, fraction, text, result, error, kind, key, id, settings...
+        execution = self.__dict__.get("execution")
+        if execution is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(execution, name)
 
     @property
     def alive(self) -> bool:

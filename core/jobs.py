@@ -7,7 +7,6 @@ images pushed through its networks, scaled by their multiply-accumulates where t
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,16 +21,23 @@ class Kind:
     local: bool = False  # runs in the server process even when a Ray cluster is configured
 
 
-@functools.lru_cache(maxsize=64)
-def _gmacs(module_key, build: Callable, shape: tuple[int, ...]) -> float:
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+_GMACS: dict[tuple, float] = {}
 
-    model = build()
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model.eval()(torch.zeros(shape))
-    return counter.get_total_flops() / 2e9  # FLOPs count a multiply-add as two
+
+def _gmacs(module_key: tuple, build: Callable, shape: tuple[int, ...]) -> float:
+    """Forward GMACs of one input through build()'s module, counted once per module_key."""
+    if module_key not in _GMACS:
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode
+
+        model = build()
+        was_training = model.training
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model.eval()(torch.zeros(shape))
+        model.train(was_training)
+        _GMACS[module_key] = counter.get_total_flops() / 2e9  # FLOPs count a multiply-add as two
+    return _GMACS[module_key]
 
 
 def net_gmacs(arch: str, width: int, depth: int, size: int, channels: int, classes: int) -> float:
