@@ -46,6 +46,8 @@ def room_train_last_epoch1_s(share: bool, sessions: int = 10, n: int = DEFAULT_I
     os.environ["CNNLAB_SHARE_JOBS"] = "1" if share else "0"
     before, ex_mod._executor = ex_mod._executor, ex_mod.Executor()
     try:
+        small, small_ds = _data(200)
+        _timed(_session_run(small, small_ds, 200, 1, "warm-up"))  # first-use costs are no session's
         start = time.perf_counter()
         runs = []
         for i in range(sessions):

@@ -30,8 +30,7 @@ def cpu_seconds(run) -> float:
 
 def main(kinds: list[str]) -> None:
     samples = estimates.samples()
-    out = estimates.costs() if estimates.COSTS_FILE.exists() else {"kinds": {}}
-    out["probe_cpu_s"] = round(estimates.probe_seconds(time.process_time), 5)
+    probe = round(estimates.probe_seconds(time.process_time), 5)
     for kind in kinds or list(samples):
         points = []
         for scale in (1, 3):
@@ -41,11 +40,20 @@ def main(kinds: list[str]) -> None:
             points.append((jobs.KINDS[kind].units(settings), cpu_seconds(run)))
         (u1, t1), (u3, t3) = points
         per_unit = max(0.0, (t3 - t1) / (u3 - u1))
-        out["kinds"][kind] = {"fixed_s": round(max(0.0, t1 - per_unit * u1), 4), "per_unit_s": float(f"{per_unit:.4g}"),
-                              "runs": [[round(u, 3), round(t, 3)] for u, t in points]}
+        fit = {"fixed_s": round(max(0.0, t1 - per_unit * u1), 4), "per_unit_s": float(f"{per_unit:.4g}"),
+               "runs": [[round(u, 3), round(t, 3)] for u, t in points]}
         print(f"{kind:14s} units {u1:10.1f} -> {t1:6.2f} CPU s, {u3:10.1f} -> {t3:6.2f} CPU s", flush=True)
-        out["measured"] = f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, scripts/calibrate_estimates.py"
-        estimates.COSTS_FILE.write_text(json.dumps(out, indent=1) + "\n")
+        save(kind, fit, probe)
+
+
+def save(kind: str, fit: dict, probe: float) -> None:
+    """Merge one kind into the file (kinds may be calibrated by several processes at once: CPU
+    seconds do not mind)."""
+    out = json.loads(estimates.COSTS_FILE.read_text()) if estimates.COSTS_FILE.exists() else {"kinds": {}}
+    out.setdefault("probe_cpu_s", probe)
+    out["kinds"][kind] = fit
+    out["measured"] = f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, scripts/calibrate_estimates.py"
+    estimates.COSTS_FILE.write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":
