@@ -45,7 +45,8 @@ Groups:
   workshop room_train_last_epoch1_s_{shared,unshared}  10 sessions press Start on the default training at once:
                                     seconds until the last sees epoch 1, identical runs shared / each its own job
            ray_job_overhead         the default training (2 epochs) through a local 2-CPU Ray cluster, worker
-                                    warm, over the same run on the embedded executor (wall time ratio)
+                                    warm, over the same run on the embedded executor (wall time ratio); see
+                                    bench/workshop_jobs.py
 """
 from __future__ import annotations
 
@@ -435,11 +436,11 @@ def frontiers_group() -> None:
 
 
 def workshop_group() -> None:
-    from bench import workshop
+    from bench import workshop_jobs
 
-    emit("room_train_last_epoch1_s_shared", workshop.room_train_last_epoch1_s(True), "s")
-    emit("room_train_last_epoch1_s_unshared", workshop.room_train_last_epoch1_s(False), "s")
-    emit("ray_job_overhead", workshop.ray_job_overhead(), "ratio")
+    emit("room_train_last_epoch1_s_shared", workshop_jobs.room_train_last_epoch1_s(True), "s")
+    emit("room_train_last_epoch1_s_unshared", workshop_jobs.room_train_last_epoch1_s(False), "s")
+    emit("ray_job_overhead", workshop_jobs.ray_job_overhead(), "ratio")
 
 
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,

@@ -134,6 +134,7 @@ class Execution:
         self._thread: threading.Thread | None = None
         self._anchor = (0.0, 0.0)  # (fraction, seconds since start) at the last progress change
         self._watched = (0.0, True)
+        self._shared_s = 0.0  # seconds running x jobs running meanwhile (for its mean share of the cores)
 
     @property
     def alive(self) -> bool:
@@ -353,6 +354,7 @@ class Executor:
         self._jobs: OrderedDict[str, Execution] = OrderedDict()  # live and finished, least recent first
         self._queue: list[Execution] = []
         self._running: list[Execution] = []
+        self._changed = time.monotonic()  # when _running last changed
         self._slots = None
         # Off (CNNLAB_SHARE_JOBS=0): every submit is its own job, as before sharing (the bench compares).
         self.sharing = os.environ.get("CNNLAB_SHARE_JOBS", "1") != "0"
@@ -482,6 +484,7 @@ class Executor:
                     return
                 self._cond.wait(0.2)
             self._queue.pop(0)
+            self._count_sharing()
             self._running.append(ex)
             ex.state, ex.started, ex.text, ex._anchor = "running", time.monotonic(), "Starting...", (0.0, 0.0)
             self._cond.notify_all()
@@ -498,6 +501,7 @@ class Executor:
             except Exception as err:
                 error = error or f"The job failed: {type(err).__name__}: {err}"
         with self._cond:
+            self._count_sharing()
             self._running.remove(ex)
             ex.result, ex.error = result, error
             stopped = ex._stop.is_set() or not ex.watched()
@@ -509,10 +513,20 @@ class Executor:
                 state = "done"
                 ex.fraction = 1.0
             self._end(ex, state)
-        if state == "done" and ex.runs == 1:  # a resumed run's time is not one job's time
+        seconds = ex.finished - ex.started
+        if state == "done" and ex.runs == 1 and seconds > 0:  # a resumed run's time is not one job's time
             from core import estimates
 
-            estimates.observe(ex.kind, ex.spec.settings, ex.finished - ex.started, self.share())
+            share = 1.0 if self.remote else ex._shared_s / seconds
+            estimates.observe(ex.kind, ex.spec.settings, seconds, share)
+
+    def _count_sharing(self) -> None:
+        """Under the lock, before _running changes: each running job shared the cores with all of
+        them since the last change."""
+        now = time.monotonic()
+        for r in self._running:
+            r._shared_s += (now - self._changed) * len(self._running)
+        self._changed = now
 
     def _end(self, ex: Execution, state: str) -> None:
         """Under the lock: record the end; a failed or partial job is not kept for others."""

@@ -1,108 +1,115 @@
 """Every kind of background job the pages start: how to run it from its settings, and its size.
 
 A page starts a job by kind and settings (plain data: numbers, names, arrays, datasets, models),
-so the settings are at once the job's key (core.executor.job_key), what runs, and what the time
-estimate is computed from (core.estimates). ``units`` is each kind's measure of work: roughly the
-images pushed through its networks, scaled by their multiply-accumulates where the network varies.
+so the settings are at once the job's key (core.executor.job_key), what runs, and what its time
+estimate is computed from (core.estimates). ``size(settings)`` is ``(variant, units)``. Units are
+the job's work, counted so that its time grows with them in proportion: images through the
+network, a training image counting 3 (forward and backward, about twice the forward's cost) and a
+scored one 1, over all epochs; steps x pixels for style transfer. The variant is what sets the
+cost of one unit (the network, the backbone, the task), so a rate measured on one variant is never
+used for another.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core import mixer, nas, segmentation, shortcut, style, temporal, transfer
 
+Size = tuple[Hashable, float]  # (variant, units)
+TRAIN, SCORE = 3, 1  # units per training image pass (forward + backward) and per scored image
+
 
 @dataclass(frozen=True)
 class Kind:
     run: Callable[..., Any] | None  # run(progress, should_stop, **settings); None: the page supplies the work
-    units: Callable[[Mapping], float] | None  # the job's size from its settings; None: no estimate
+    size: Callable[[Mapping], Size] | None  # None: no estimate (a past run does not predict the next)
     local: bool = False  # runs in the server process even when a Ray cluster is configured
 
 
-_GMACS: dict[tuple, float] = {}
-
-
-def _gmacs(module_key: tuple, build: Callable, shape: tuple[int, ...]) -> float:
-    """Forward GMACs of one input through build()'s module, counted once per module_key."""
-    if module_key not in _GMACS:
-        import torch
-        from torch.utils.flop_counter import FlopCounterMode
-
-        model = build()
-        was_training = model.training
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            model.eval()(torch.zeros(shape))
-        model.train(was_training)
-        _GMACS[module_key] = counter.get_total_flops() / 2e9  # FLOPs count a multiply-add as two
-    return _GMACS[module_key]
-
-
-def net_gmacs(arch: str, width: int, depth: int, size: int, channels: int, classes: int) -> float:
-    """Forward GMACs per image of a Training Monitor network."""
-    from core.nets import build_net
-
-    return _gmacs(("net", arch, width, depth, size, channels, classes),
-                  lambda: build_net(arch, classes, channels, width=width, depth=depth), (1, channels, size, size))
-
-
-def backbone_gmacs(b: transfer.Backbone) -> float:
-    key = ("backbone", b.key, b.input_size, sum(p.numel() for p in b.body.parameters()))
-    return _gmacs(key, lambda: b.body, (1, b.in_channels, b.input_size, b.input_size))
-
-
-def training_units(s: Mapping) -> float:
-    """Epochs x (3 x training images, for forward and backward, + validation images) x GMACs."""
+def training_size(s: Mapping) -> Size:
+    """Training Monitor runs: every epoch trains on the training split and scores the validation
+    split; per network, input and batch size."""
     cfg, d = s["cfg"], s["data"]
     n_val = max(1, round(d["limit"] * d["val"]))
-    n_train = d["limit"] - n_val
-    return cfg["epochs"] * (3 * n_train + n_val) * net_gmacs(cfg["arch"], cfg["width"], cfg["depth"], d["size"],
-                                                              d["channels"], d["classes"])
+    variant = (cfg["arch"], cfg["width"], cfg["depth"], d["size"], d["channels"], d["classes"], cfg["batch_size"])
+    return variant, cfg["epochs"] * (TRAIN * (d["limit"] - n_val) + SCORE * n_val)
 
 
-def _shortcut_units(s: Mapping, models: int) -> float:
+def _shortcut_size(s: Mapping, models: int) -> Size:
+    """Per model: its training epochs (each scoring up to 200 matched images), then the matched and
+    the broken test sets."""
     b = s.get("budget", shortcut.Budget())
-    return models * (b.n_train * b.epochs + 3 * b.n_test)
+    per_model = b.epochs * (TRAIN * b.n_train + SCORE * min(200, b.n_test)) + 2 * SCORE * b.n_test
+    return (), models * per_model
 
 
-def _transfer_units(s: Mapping) -> float:
-    """Per shot count and strategy: the optimizer steps' batches and EPOCHS test-set passes."""
-    budget, task = s["budget"], s["task"]
-    per_strategy = budget.steps * budget.batch_size * 3 + transfer.EPOCHS * len(task.test)
-    return len(s["shots"]) * len(transfer.STRATEGIES) * per_strategy * backbone_gmacs(s["backbone"])
+def _mixer_size(s: Mapping) -> Size:
+    """Two models, each trained for its epochs (scoring 200 images after each) and scored on 1,000."""
+    epochs = s.get("epochs", 10)
+    return (), 2 * (epochs * (TRAIN * s.get("n_train", 4000) + SCORE * 200) + SCORE * 1000)
 
 
-def _train_signal_cnn(progress, should_stop, **settings):
-    progress(0.0, "Training the 1D CNN...")
-    return temporal.train_signal_cnn(should_stop=should_stop, **settings)
+def _nas_size(s: Mapping) -> Size:
+    """Each trial trains a candidate on the digits and scores it on the rest. Candidates differ in
+    cost, so a search's time follows its trials only on average."""
+    n_test = 1797 - nas.N_TRAIN
+    return (), s["trials"] * (s.get("epochs", nas.EPOCHS) * TRAIN * nas.N_TRAIN + SCORE * n_test)
 
 
-def _signal_units(s: Mapping) -> float:
-    n = len(s["data"][0]) * 0.75 if s.get("data") is not None else s.get("n_train", 600)
-    return n * s.get("epochs", 8)
+def _segmentation_size(s: Mapping) -> Size:
+    """The FCN with and without skips, each trained and then scored on the test scenes."""
+    per_model = s.get("epochs", 6) * TRAIN * s.get("n_train", 1000) + SCORE * s.get("n_test", 200)
+    return s["task"], 2 * per_model
+
+
+def _transfer_size(s: Mapping) -> Size:
+    """Per shot count and strategy: the optimizer steps' images and EPOCHS test-set passes."""
+    budget, task, backbone = s["budget"], s["task"], s["backbone"]
+    per_strategy = TRAIN * budget.steps * budget.batch_size + SCORE * transfer.EPOCHS * len(task.test)
+    return (backbone.key, backbone.input_size), len(s["shots"]) * len(transfer.STRATEGIES) * per_strategy
+
+
+def _signal_size(s: Mapping) -> Size:
+    """Training signals x epochs, then the test signals; per signal length (an upload: its own
+    length, 3 of 4 signals train)."""
+    epochs = s.get("epochs", 8)
+    if s.get("data") is not None:
+        signals = s["data"][0]
+        return ("upload", signals.shape[-1]), epochs * TRAIN * 0.75 * len(signals) + SCORE * 0.25 * len(signals)
+    return ("family", s["family"]), epochs * TRAIN * s.get("n_train", 600) + SCORE * s.get("n_test", 300)
+
+
+def _style_size(s: Mapping) -> Size:
+    """Adam steps x the painted image's pixels (its long side is ``size``)."""
+    h, w = s["content"].shape[:2]
+    size = s.get("size", 192)
+    return (), s.get("steps", 80) * size * (size * min(h, w) / max(h, w))
+
+
+def _probe_size(s: Mapping) -> Size:
+    """Each backbone embeds the probe's images once."""
+    return tuple((b.key, b.input_size) for b in s["backbones"]), SCORE * min(s.get("n", 200), len(s["pool"]))
 
 
 KINDS: dict[str, Kind] = {
-    "training": Kind(None, training_units),  # core.runs.TrainingRun
+    "training": Kind(None, training_size),  # core.runs.TrainingRun
     "bias_lab": Kind(lambda p, stop, **s: shortcut.run_lab(progress=p, should_stop=stop, **s),
-                     lambda s: _shortcut_units(s, 2)),
+                     lambda s: _shortcut_size(s, 2)),
     "bias_sweep": Kind(lambda p, stop, **s: shortcut.sweep(progress=p, should_stop=stop, **s),
-                       lambda s: _shortcut_units(s, len(shortcut.SWEEP))),
-    "mixer": Kind(lambda p, stop, **s: mixer.compare(progress=p, should_stop=stop, **s),
-                  lambda s: s["n_train"] * s.get("epochs", 10)),
-    "nas": Kind(lambda p, stop, **s: nas.search(progress=p, should_stop=stop, **s),
-                lambda s: s["trials"] * s.get("epochs", nas.EPOCHS)),
+                       lambda s: _shortcut_size(s, len(shortcut.SWEEP))),
+    "mixer": Kind(lambda p, stop, **s: mixer.compare(progress=p, should_stop=stop, **s), _mixer_size),
+    "nas": Kind(lambda p, stop, **s: nas.search(progress=p, should_stop=stop, **s), _nas_size),
     "segmentation": Kind(lambda p, stop, **s: segmentation.compare_skips(progress=p, should_stop=stop, **s),
-                         lambda s: 2 * s.get("n_train", 1000) * s.get("epochs", 6)),
-    "signal_cnn": Kind(_train_signal_cnn, _signal_units),
-    "style": Kind(lambda p, stop, **s: style.stylize(progress=p, should_stop=stop, **s),
-                  lambda s: s.get("steps", 80) * s.get("size", 192) ** 2 / 1e4),
-    "transfer": Kind(lambda p, stop, **s: transfer.compare(progress=p, should_stop=stop, **s), _transfer_units),
-    "probe": Kind(lambda p, stop, **s: transfer.probe_all(progress=p, should_stop=stop, **s),
-                  lambda s: s.get("n", 200) * sum(backbone_gmacs(b) for b in s["backbones"])),
-    "int8_timing": Kind(None, None, local=True),  # compiled graphs are cached per server process
+                         _segmentation_size),
+    "signal_cnn": Kind(lambda p, stop, **s: temporal.train_signal_cnn(progress=p, should_stop=stop, **s),
+                       _signal_size),
+    "style": Kind(lambda p, stop, **s: style.stylize(progress=p, should_stop=stop, **s), _style_size),
+    "transfer": Kind(lambda p, stop, **s: transfer.compare(progress=p, should_stop=stop, **s), _transfer_size),
+    "probe": Kind(lambda p, stop, **s: transfer.probe_all(progress=p, should_stop=stop, **s), _probe_size),
+    # Its time is compiling, once per server and batch size: a past run does not predict the next.
+    "int8_timing": Kind(None, None, local=True),
 }
 
 

@@ -24,7 +24,7 @@ from typing import Callable
 
 from core import estimates
 from core.executor import Spec, Viewer, executor, job_key
-from core.training import EpochSnapshot, Observer, Trainer
+from core.training import EpochSnapshot, Observer, ProgressObserver, Trainer
 from core.viz import filter_grid
 
 
@@ -83,16 +83,6 @@ class WandbLogger(Observer):
             self.run.finish()
 
 
-class _Progress(Observer):
-    """Feeds the executor's progress (and so the live ETA and queue estimates) from the loop."""
-
-    def __init__(self, progress):
-        self.progress = progress
-
-    def on_batch(self, trainer: Trainer) -> None:
-        self.progress(trainer.batches_done / trainer.total_batches, f"Epoch {trainer.pos.epoch + 1}")
-
-
 class _Publisher(Observer):
     """On a Ray worker: sends what the local mirror lacks, every EVERY_S and at each epoch's end."""
 
@@ -149,7 +139,7 @@ class _Training:
 
     def work(self, progress, should_stop) -> bool:
         """In this process: train the Trainer itself. True once it has reached its end."""
-        watch = _Progress(progress)
+        watch = ProgressObserver(progress)
         self.trainer.observers.append(watch)
         try:
             self.trainer.run(should_stop)

@@ -206,13 +206,13 @@ def start_job(name: str, kind: str, work: Callable | None = None, **settings) ->
 
 
 def job_button(label: str, kind: str, settings: dict, key: str, where=None, **button_args) -> bool:
-    """A button for a job, its label ending with the time the job would take on this server now
-    (core.estimates), or with nothing when there is no basis for one yet."""
+    """A button for a job, its label ending with the time the job would take on this server now,
+    from the last run of its kind here (core.estimates); before one has finished, no number."""
     from core import estimates
     from core.executor import executor
 
-    seconds = estimates.estimate(kind, settings, executor().share())
-    text = estimates.describe(seconds)
+    share = executor().share()
+    text = estimates.describe(estimates.estimate(kind, settings, share), share)
     return (where or st).button(f"{label} ({text})" if text else label, key=key, **button_args)
 
 

@@ -213,8 +213,7 @@ def quantization_lab() -> None:
     st.caption(f"{size32 / size8:.1f}x smaller, accuracy {(acc8 - acc32) * 100:+.1f} points. Weights are int8 per "
                "output channel; biases, scales and zero points stay wider.")
     batch = st.radio("Batch for timing", (1, 64), index=1, horizontal=True, key="fr_qbatch")
-    if ui.job_button("Time float32 vs int8 on this CPU, compiling each once per server", "int8_timing",
-                     {"batch": int(batch)}, key="fr_qtime"):
+    if st.button("Time float32 vs int8 on this CPU, compiling each once per server", key="fr_qtime"):
         ui.start_job("fr_qtime_job", "int8_timing", lambda progress, stop: _time_quantized(int(batch), progress),
                      batch=int(batch))
     timed = ui.job_result("fr_qtime_job")

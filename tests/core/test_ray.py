@@ -8,9 +8,10 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is the optional workshop extra (requirements-workshop.txt)")
 
-from core import estimates, runs  # noqa: E402
+from core import jobs, runs  # noqa: E402
 from core import executor as ex_mod  # noqa: E402
 from core.executor import CORE, Executor, RayBackend, spec_for  # noqa: E402
+from tests.core.job_samples import SAMPLES  # noqa: E402
 from tests.core.test_trainer import tiny_trainer  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -55,8 +56,8 @@ def test_a_training_run_on_ray_equals_the_local_one(cluster, tmp_path, monkeypat
 
 
 def test_a_transfer_comparison_runs_on_ray(cluster):
-    settings, local = estimates.samples()["transfer"](1)
-    here = local(lambda *a: None, lambda: False)
+    settings = SAMPLES["transfer"](1)
+    here = jobs.run("transfer", settings, lambda *a: None, lambda: False)
     view = cluster.submit(spec_for("transfer", settings))
     assert view.join(150) and not view.error, view.error
     (shots, outcomes), = view.result.items()
