@@ -126,7 +126,7 @@ class Execution:
         self.fraction, self.text = 0.0, "Waiting for a free slot..."
         self.result: Any = None
         self.error = ""
-        self.submitted = self.started = self.finished = 0.0
+        self.started = self.finished = 0.0
         self.worker = ""  # where it runs: "here" or a Ray worker's pid
         self.runs = 0  # starts, resumes included
         self.viewers: dict[int, Callable[[], bool]] = {}
@@ -239,7 +239,9 @@ class RayBackend:
 
     remote = True
     POLL_S = 0.2
-    STOP_GRACE_S = 1.0  # after this, a job that has not noticed Stop is cancelled
+    # A job sees Stop within 0.2 s and returns its state; a busy machine can take seconds to deliver
+    # the flag. Past this the task is cancelled, and what it had not sent back is lost.
+    STOP_GRACE_S = 10.0
 
     def __init__(self, address: str | None):
         import ray
@@ -276,7 +278,8 @@ class RayBackend:
                     stop_sent = time.monotonic()
                 elif stop_sent is not None and time.monotonic() - stop_sent > self.STOP_GRACE_S:
                     ray.cancel(ref, force=True)
-                    return None
+                    raise JobLost(f"The Ray worker did not stop within {self.STOP_GRACE_S:.0f} s, so it was cancelled;"
+                                  " what it had sent back is kept, but it cannot resume. Start the job again.")
             self._drain(ex)
             return ray.get(ref)
         except ray.exceptions.TaskCancelledError:
@@ -419,10 +422,6 @@ class Executor:
                 ex._stop.set()
             self._cond.notify_all()
 
-    def stop(self, ex: Execution) -> None:
-        """Stop a job for every viewer (the bench and tests; pages only detach)."""
-        ex._stop.set()
-
     def position(self, ex: Execution) -> int | None:
         """1 for the next job to start; None when not waiting."""
         with self._cond:
@@ -455,7 +454,7 @@ class Executor:
 
     # ---------------------------------------------------------------- internals
     def _start(self, ex: Execution) -> None:
-        ex.state, ex.error, ex.submitted = "queued", "", time.monotonic()
+        ex.state, ex.error = "queued", ""
         ex.runs += 1
         ex.text = "Waiting for a free slot..."
         ex._stop.clear()

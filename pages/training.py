@@ -266,7 +266,8 @@ def live_status(run_id: str) -> None:
         if last:  # otherwise it goes on for the others
             run.join(timeout=5)
         st.rerun()
-    if (t.status == "stopped" or run.detached) and not run.alive and buttons[1].button("Resume", key="tr_resume"):
+    resumable = (t.status == "stopped" and not run.error) or run.detached  # a lost Ray worker took its state along
+    if resumable and not run.alive and buttons[1].button("Resume", key="tr_resume"):
         run.start()
         st.rerun()
     eta = t.eta_seconds()

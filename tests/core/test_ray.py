@@ -14,7 +14,7 @@ from core.executor import CORE, Executor, RayBackend, spec_for  # noqa: E402
 from tests.core.job_samples import SAMPLES  # noqa: E402
 from tests.core.test_trainer import tiny_trainer  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def cluster():
     del os.environ["CNNLAB_RAY_CPUS"]
 
 
-def _wait(cond, timeout=120.0):
+def _wait(cond, timeout=600.0):  # a wait, not a timing assertion: the machine may be busy
     end = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < end, "timed out"
@@ -43,7 +43,7 @@ def test_a_training_run_on_ray_equals_the_local_one(cluster, tmp_path, monkeypat
     local.run()
     run = runs.TrainingRun("ray", tiny_trainer(epochs=3), "tiny", key={"data": "tiny-ray"})
     run.start()
-    assert run.join(150) and not run.error, run.error
+    assert run.join(600) and not run.error, run.error
     assert run.viewer.worker.startswith("Ray worker pid") and run.viewer.worker != f"Ray worker pid {os.getpid()}"
     t = run.trainer
     assert t.status == "finished" and t.batch_losses == local.batch_losses
@@ -59,7 +59,7 @@ def test_a_transfer_comparison_runs_on_ray(cluster):
     settings = SAMPLES["transfer"](1)
     here = jobs.run("transfer", settings, lambda *a: None, lambda: False)
     view = cluster.submit(spec_for("transfer", settings))
-    assert view.join(150) and not view.error, view.error
+    assert view.join(600) and not view.error, view.error
     (shots, outcomes), = view.result.items()
     assert set(outcomes) == {"feature extractor", "fine-tune", "from scratch"}
     assert {s: o.test_acc for s, o in outcomes.items()} == {s: o.test_acc for s, o in here[shots].items()}
@@ -71,7 +71,7 @@ def test_stop_reaches_the_worker_and_the_run_resumes(cluster, tmp_path, monkeypa
     run.start()
     _wait(lambda: len(run.trainer.batch_losses) >= 3)
     run.stop()
-    assert run.join(10)
+    assert run.join(60)
     t = run.trainer
     assert t.status == "stopped" and "Resume continues" in t.message and run.viewer.state == "stopped"
     where = t.batches_done
@@ -79,7 +79,7 @@ def test_stop_reaches_the_worker_and_the_run_resumes(cluster, tmp_path, monkeypa
     run.start()  # resume on the cluster from that position
     _wait(lambda: run.trainer.batches_done > where + 2)
     run.stop()
-    assert run.join(10) and run.trainer.status == "stopped"
+    assert run.join(60) and run.trainer.status == "stopped"
 
 
 def test_a_killed_worker_ends_its_job_with_a_message_and_nothing_else(cluster, tmp_path, monkeypatch):
@@ -90,10 +90,10 @@ def test_a_killed_worker_ends_its_job_with_a_message_and_nothing_else(cluster, t
     other.start()
     _wait(lambda: doomed.viewer.worker.startswith("Ray worker pid") and doomed.trainer.batch_losses)
     os.kill(int(doomed.viewer.worker.rsplit(" ", 1)[1]), signal.SIGKILL)
-    assert doomed.join(60)
+    assert doomed.join(300)
     assert doomed.viewer.state == "failed" and "Ray worker running this job stopped" in doomed.error
     assert doomed.trainer.status == "stopped" and doomed.trainer.batch_losses  # the curves so far are kept
-    assert other.join(150) and not other.error and other.trainer.status == "finished"
+    assert other.join(600) and not other.error and other.trainer.status == "finished"
     again = runs.TrainingRun("again", tiny_trainer(epochs=1), "tiny", key={"data": "after"}, tensorboard=False)
     again.start()
-    assert again.join(150) and again.trainer.status == "finished"
+    assert again.join(600) and again.trainer.status == "finished"
