@@ -14,7 +14,7 @@ RAY ?= 0
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run Home.py
 
-test: $(VENV)/.dev chromium nginx
+test: $(VENV)/.dev $(VENV)/.workshop chromium nginx
 	CNNLAB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 test-quick: $(VENV)/.dev
@@ -41,6 +41,11 @@ $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+# The optional Ray extra (requirements-workshop.txt), for the Ray tests and a workshop's cluster.
+$(VENV)/.workshop: requirements-workshop.txt $(VENV)/.runtime
+	$(PY) -m pip install -r requirements-workshop.txt
 	touch $@
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).

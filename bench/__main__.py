@@ -54,11 +54,15 @@ Groups:
            gradcam_ms               pytorch-grad-cam Grad-CAM via core.explain, ResNet-18 at 224 px (median of 7)
            torchcam_gradcam_ms      torchcam GradCAM via core.cams on the same input, map enlarged (median of 7)
 
-
   workshop workshop_p95_ratio       10 chromium sessions moving the playground's Stride slider together: p95 from
                                     a key press to the new output on screen, over a trivial app's p95 (same run)
            replica_upload_ok        share of 20 uploads (10 sessions) through nginx to 2 replicas that are accepted
                                     and shown (_round_robin: the same without sticky routing); see bench/workshop.py
+           room_train_last_epoch1_s_{shared,unshared}  10 sessions press Start on the default training at once:
+                                    seconds until the last sees epoch 1, identical runs shared / each its own job
+           ray_job_overhead         the default training (2 epochs) through a local 2-CPU Ray cluster, worker
+                                    warm, over the same run on the embedded executor (wall time ratio); see
+                                    bench/workshop_jobs.py
 """
 from __future__ import annotations
 
@@ -460,10 +464,13 @@ def ecosystem_group() -> None:
 
 
 def workshop_group() -> None:
-    from bench import workshop
+    from bench import workshop, workshop_jobs
 
     workshop.slider_p95_ratio()
     workshop.replica_uploads()
+    emit("room_train_last_epoch1_s_shared", workshop_jobs.room_train_last_epoch1_s(True), "s")
+    emit("room_train_last_epoch1_s_unshared", workshop_jobs.room_train_last_epoch1_s(False), "s")
+    emit("ray_job_overhead", workshop_jobs.ray_job_overhead(), "ratio")
 
 
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,

@@ -74,7 +74,8 @@ def compare(n_train: int = 4000, epochs: int = 10, seed: int = 0,
         start = time.perf_counter()
         torch.manual_seed(seed)
         model = build()
-        fit(model, (x, y), (xt[:200], yt[:200]), epochs=epochs, lr=3e-3, seed=seed, flip=True, should_stop=should_stop)
+        fit(model, (x, y), (xt[:200], yt[:200]), epochs=epochs, lr=3e-3, seed=seed, flip=True, should_stop=should_stop,
+            on_epoch=lambda e, *_: progress((i + (e + 1) / epochs) / 2, f"Training {name}: epoch {e + 1} of {epochs}"))
         out.append(Comparison(name, sum(p.numel() for p in model.parameters()), accuracy(model, xt, yt),
                               time.perf_counter() - start))
     return out

@@ -114,8 +114,8 @@ def search(strategy: str, trials: int, *, seed: int = 0, epochs: int = EPOCHS, p
         raise CNNLabError(f"Unknown search strategy {strategy!r}; choose from {', '.join(STRATEGIES)}.")
     space_size = int(np.prod([len(v) for v in SPACE.values()]))
     if not 1 <= trials <= min(MAX_TRIALS, space_size):
-        raise CNNLabError(f"Trials must be 1 to {MAX_TRIALS} (got {trials}); each one trains a network, "
-                          f"about 1-5 s here, and the space has {space_size} architectures.")
+        raise CNNLabError(f"Trials must be 1 to {MAX_TRIALS} (got {trials}); each one trains a network for "
+                          f"{epochs} epochs, and the space has {space_size} architectures.")
     rng = np.random.default_rng(seed)
     data = search_data(seed)
     done: list[Trial] = []

@@ -1,29 +1,31 @@
-"""Training runs in background threads, one per session run, plus their loggers.
+"""Training runs on the executor (core.executor), shared by the sessions that start the same run.
 
-A ``TrainingRun`` owns a ``Trainer`` (and so a per-session model, never a shared cached one) and
-trains it on a daemon thread. The page only reads its state. Stop is checked between batches, so
-it takes effect within one batch; ``keep_going`` (the session is still connected) is checked at
-the same points, so closing the tab ends the thread. A process-wide slot limit keeps a workshop's
-worth of sessions from all training at once on two cores: extra runs wait their turn, queued.
+A training job owns a ``Trainer`` (its own model, never a shared cached one). The executor trains
+it on a thread here, or ships a copy to a Ray worker and mirrors its progress back into the local
+Trainer (batch losses, positions, every epoch's snapshot, then the final state), so the page and
+the loggers read the same object either way. Runs with the same key (settings, data, seed, code)
+are one job: every session that starts it gets a ``TrainingRun``, its own view, and watches the
+same curves. Stop is checked between batches; it detaches this view, and stops the job when no
+other session watches it (a closed tab detaches by itself). A stopped run resumes exactly.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import os
-import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from core.errors import CNNLabError
-from core.training import EpochSnapshot, Observer, Trainer
+from core import estimates
+from core.executor import Spec, Viewer, executor, job_key
+from core.training import EpochSnapshot, Observer, ProgressObserver, Trainer
 from core.viz import filter_grid
-
-MAX_CONCURRENT_RUNS = max(1, int(os.environ.get("CNNLAB_MAX_TRAINING_RUNS", "2")))
-_slots = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
 
 
 def runs_root() -> Path:
@@ -82,119 +84,190 @@ class WandbLogger(Observer):
             self.run.finish()
 
 
-class TrainingRun:
-    """A Trainer on a background thread: start, stop (between batches), resume."""
+class _Publisher(Observer):
+    """On a Ray worker: sends what the local mirror lacks, every EVERY_S and at each epoch's end."""
 
-    def __init__(self, name: str, trainer: Trainer, dataset: str, keep_going: Callable[[], bool] = lambda: True,
-                 tensorboard: bool = True, wandb: bool = False):
-        self.id = uuid.uuid4().hex[:8]
-        self.name, self.trainer, self.dataset, self.keep_going = name, trainer, dataset, keep_going
-        self.created = time.time()
+    EVERY_S = 0.25
+
+    def __init__(self, progress, trainer: Trainer):
+        self.progress, self.last = progress, 0.0
+        self.batches, self.snaps = len(trainer.batch_losses), len(trainer.snapshots)
+
+    def on_batch(self, trainer: Trainer) -> None:
+        if time.monotonic() - self.last >= self.EVERY_S:
+            self.send(trainer)
+
+    def on_epoch(self, trainer: Trainer, snap: EpochSnapshot) -> None:
+        self.send(trainer)
+
+    def send(self, t: Trainer) -> None:
+        p = t.pos
+        update = {"losses": t.batch_losses[self.batches:], "lrs": t.batch_lrs[self.batches:],
+                  "snapshots": t.snapshots[self.snaps:], "pos": (p.epoch, p.batch), "status": t.status,
+                  "elapsed": t.elapsed, "images": t.images_trained,
+                  "group_lrs": [g["lr"] for g in t.optimizer.param_groups]}
+        self.batches, self.snaps, self.last = len(t.batch_losses), len(t.snapshots), time.monotonic()
+        self.progress(t.batches_done / t.total_batches, f"Epoch {p.epoch + 1}", update)
+
+
+def _train_shipped(trainer: Trainer, progress, should_stop) -> Trainer:
+    """A Ray task: train the shipped copy, publishing as it goes; the final state goes back."""
+    trainer.observers = [_Publisher(progress, trainer)]
+    trainer.run(should_stop)
+    trainer.observers = []
+    return trainer
+
+
+class _Training:
+    """The shared job: one Trainer, its loggers, and how to run or mirror it."""
+
+    LOCAL_ONLY = ("observers", "_started", "_run_start")  # what the mirror keeps of its own
+
+    def __init__(self, trainer: Trainer, name: str, tensorboard: bool, wandb: bool):
+        self.trainer = trainer
         self.log_dir: Path | None = None
         self.log_error = ""
         if tensorboard:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             try:
-                logger = TensorBoardLogger(runs_root() / f"{stamp}-{trainer.cfg.arch}-{self.id}")
+                logger = TensorBoardLogger(runs_root() / f"{stamp}-{trainer.cfg.arch}-{uuid.uuid4().hex[:8]}")
                 trainer.observers.append(logger)
                 self.log_dir = logger.log_dir
             except (ImportError, OSError) as err:  # not installed, or a read-only disk: train without logs
                 self.log_error = f"TensorBoard logs are off: {err}"
         if wandb and wandb_ready():
             trainer.observers.append(WandbLogger(trainer, name))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.queued = False
-        self.error = ""
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        if self.alive or self.trainer.done:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._work, name=f"cnnlab-train-{self.id}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.alive
-
-    def _should_stop(self) -> bool:
-        return self._stop.is_set() or not self.keep_going()
-
-    def _work(self) -> None:
-        self.queued = True
-        while not _slots.acquire(timeout=0.2):
-            if self._should_stop():
-                self.queued = False
-                self.trainer.status, self.trainer.message = "stopped", "Stopped while waiting for a free slot."
-                return
-        self.queued = False
+    def work(self, progress, should_stop) -> bool:
+        """In this process: train the Trainer itself. True once it has reached its end."""
+        watch = ProgressObserver(progress)
+        self.trainer.observers.append(watch)
         try:
-            self.trainer.run(self._should_stop)
-        except Exception as err:  # a bug or out-of-memory must end this run with a message, not kill the app
-            self.trainer.status = "stopped"
-            self.error = f"Training failed: {type(err).__name__}: {err}"
+            self.trainer.run(should_stop)
         finally:
-            _slots.release()
+            self.trainer.observers.remove(watch)
+        return self.trainer.done
+
+    def remote_work(self):
+        shipped = copy.copy(self.trainer)  # the loggers stay here (they hold open files)
+        shipped.observers = []
+        return functools.partial(_train_shipped, shipped)
+
+    def apply(self, update: dict) -> None:
+        """Mirror a worker's progress into the local Trainer, with the loggers called as if here."""
+        t = self.trainer
+        for loss, lr in zip(update["losses"], update["lrs"]):
+            t.batch_losses.append(loss)
+            t.batch_lrs.append(lr)
+            for obs in t.observers:
+                obs.on_batch(t)
+        for snap in update["snapshots"]:
+            t.snapshots.append(snap)
+            for obs in t.observers:
+                obs.on_epoch(t, snap)
+        t.pos.epoch, t.pos.batch = update["pos"]
+        t.status, t.images_trained = update["status"], update["images"]
+        t.train_seconds, t._run_start = update["elapsed"], time.perf_counter()
+        for group, lr in zip(t.optimizer.param_groups, update["group_lrs"]):
+            group["lr"] = lr
+
+    def finish(self, result, error: str):
+        t = self.trainer
+        if isinstance(result, Trainer):  # back from a worker: take its final state
+            t.__dict__.update({k: v for k, v in result.__dict__.items() if k not in self.LOCAL_ONLY})
+            for obs in t.observers:
+                obs.on_end(t)
+            result = t.done
+        if t.status == "running":  # the job failed or its worker was lost: keep what came back
+            t.status = "stopped"
+            t.message = "Training ended early; the curves up to here are kept."
+        return result
 
 
-class Job:
-    """Any long computation on a background thread, with progress, stop and a result.
+class TrainingRun:
+    """One session's view of a training job: start (or attach to the identical one), stop, resume.
 
-    ``work(progress, should_stop)`` calls ``progress(fraction, text)`` as it goes and returns the
-    result; it should check ``should_stop()`` between steps (see TrainingRun for why).
+    ``key``: what determines the run besides the Trainer's config (the data's identity, logging);
+    runs with equal keys and configs are shared. Without a key the run is this session's alone.
     """
 
-    def __init__(self, work: Callable, keep_going: Callable[[], bool] = lambda: True):
-        self.work, self.keep_going = work, keep_going
-        self.fraction, self.text = 0.0, "Waiting for a free slot..."
-        self.result = None
-        self.error = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"cnnlab-job-{uuid.uuid4().hex[:8]}", daemon=True)
+    def __init__(self, name: str, trainer: Trainer, dataset: str, key: Mapping | None = None,
+                 keep_going: Callable[[], bool] = lambda: True, tensorboard: bool = True, wandb: bool = False):
+        self.name, self.dataset, self.keep_going = name, dataset, keep_going
+        self.settings = None if key is None else {"cfg": asdict(trainer.cfg), **key}
+        self._trainer, self._logging = trainer, (tensorboard, wandb)
+        self._own_id = uuid.uuid4().hex[:8]
+        self.viewer: Viewer | None = None
+
+    # ------------------------------------------------------------ the shared job's state
+    @property
+    def _job(self) -> _Training | None:
+        return None if self.viewer is None else self.viewer.execution.spec.state
+
+    @property
+    def id(self) -> str:
+        return self._own_id if self.viewer is None else self.viewer.execution.id
+
+    @property
+    def trainer(self) -> Trainer:
+        return self._trainer if self._job is None else self._job.trainer
+
+    @property
+    def log_dir(self) -> Path | None:
+        return None if self._job is None else self._job.log_dir
+
+    @property
+    def log_error(self) -> str:
+        return "" if self._job is None else self._job.log_error
+
+    @property
+    def error(self) -> str:
+        return "" if self.viewer is None else self.viewer.error
+
+    @property
+    def queued(self) -> bool:
+        return self.viewer is not None and self.viewer.attached and self.viewer.state == "queued"
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self.viewer is not None and self.viewer.alive
 
     @property
-    def stopped(self) -> bool:
-        return self._stop.is_set() or not self.keep_going()
+    def detached(self) -> bool:
+        """This session stopped watching while others keep the run going."""
+        return self.viewer is not None and not self.viewer.attached and self.viewer.execution.alive
 
-    def start(self) -> "Job":
-        self._thread.start()
-        return self
+    @property
+    def watchers(self) -> int:
+        """Other sessions watching this run."""
+        return 0 if self.viewer is None else self.viewer.others
+
+    def same_job(self, other: "TrainingRun") -> bool:
+        return self.viewer is not None and other.viewer is not None and self.viewer.execution is other.viewer.execution
+
+    # ------------------------------------------------------------ control
+    def start(self) -> None:
+        """Start, attach to the identical run, watch again, or resume a stopped run."""
+        ex = executor()
+        if self.viewer is not None:
+            if not self.alive and not self.trainer.done:
+                ex.attach(self.viewer)
+            return
+        key = job_key("training", self.settings) if self.settings is not None else f"training:{self._own_id}"
+        found = ex.find(key) if ex.sharing else None
+        spec = found.spec if found is not None else self._spec(key)
+        self.viewer = ex.submit(spec, self.keep_going)
+
+    def _spec(self, key: str) -> Spec:
+        job = _Training(self._trainer, self.name, *self._logging)
+        return Spec("training", key, job.work, settings=self.settings or {}, resumable=True, state=job,
+                    estimate=None if self.settings is None else estimates.alone("training", self.settings),
+                    remote_work=job.remote_work, on_update=job.apply, finish=job.finish)
 
     def stop(self) -> None:
-        self._stop.set()
+        if self.viewer is not None:
+            self.viewer.stop()
 
     def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self.alive
-
-    def _progress(self, fraction: float, text: str) -> None:
-        self.fraction, self.text = fraction, text
-
-    def _run(self) -> None:
-        while not _slots.acquire(timeout=0.2):
-            if self.stopped:
-                self.error = "Stopped while waiting for a free slot."
-                return
-        try:
-            self.result = self.work(self._progress, lambda: self.stopped)
-            self.fraction = 1.0
-        except CNNLabError as err:
-            self.error = str(err)
-        except Exception as err:  # a bug or out-of-memory ends this job with a message, not the app
-            self.error = f"The job failed: {type(err).__name__}: {err}"
-        finally:
-            _slots.release()
+        """Wait for the job; True when it has ended."""
+        return self.viewer is None or self.viewer.join(timeout)

@@ -100,7 +100,8 @@ class Budget:
 
 
 def train_shortcut_model(correlation: float, hue_augment: bool, *, budget: Budget = Budget(), seed: int = 0,
-                         should_stop: Callable[[], bool] = lambda: False) -> ShortcutResult:
+                         should_stop: Callable[[], bool] = lambda: False,
+                         progress: Callable[[float, str], None] = lambda f, t: None) -> ShortcutResult:
     """Train SimpleCNN on shapes with the colour cue at ``correlation`` (hue turned at random in
     training when ``hue_augment``) and measure it on a matched and a broken test set."""
     start = time.perf_counter()
@@ -112,7 +113,8 @@ def train_shortcut_model(correlation: float, hue_augment: bool, *, budget: Budge
     x, y = train.tensors()  # in [0, 1], not normalised, so hue turns act on the real colours
     xm, ym = matched.tensors()
     fit(model, (x, y), (xm[:200], ym[:200]), epochs=budget.epochs, lr=3e-3, seed=seed, flip=True,
-        augment=Augment(hue=0.5) if hue_augment else None, should_stop=should_stop)
+        augment=Augment(hue=0.5) if hue_augment else None, should_stop=should_stop,
+        on_epoch=lambda e, *_: progress((e + 1) / budget.epochs, f"epoch {e + 1} of {budget.epochs}"))
     xb, yb = broken.tensors()
     loaded = from_trained(f"shortcut-{correlation:.2f}-{int(hue_augment)}-{seed}",
                           f"SimpleCNN, colour cue {correlation:.0%}{', hue augmentation' if hue_augment else ''}",
@@ -159,11 +161,13 @@ def run_lab(correlation: float, *, seed: int = 0, budget: Budget = Budget(),
     """One full bias-lab run: the same data and budget trained plainly and with random hue turns.
     None when stopped part-way."""
     progress(0.0, f"Training on shapes with a {correlation:.0%} colour cue...")
-    plain = train_shortcut_model(correlation, False, budget=budget, seed=seed, should_stop=should_stop)
+    plain = train_shortcut_model(correlation, False, budget=budget, seed=seed, should_stop=should_stop,
+                                 progress=lambda f, t: progress(f / 2, f"Colour cue {correlation:.0%}: {t}"))
     if should_stop():
         return None
     progress(0.5, "Training again with random hue turns (the fix)...")
-    fixed = train_shortcut_model(correlation, True, budget=budget, seed=seed, should_stop=should_stop)
+    fixed = train_shortcut_model(correlation, True, budget=budget, seed=seed, should_stop=should_stop,
+                                 progress=lambda f, t: progress(0.5 + f / 2, f"With random hue turns: {t}"))
     return None if should_stop() else (plain, fixed)
 
 
@@ -180,5 +184,6 @@ def sweep(*, seed: int = 0, budget: Budget = Budget(),
         if should_stop():
             break
         progress(i / len(SWEEP), f"Colour cue {c:.0%}: training...")
-        out.append(train_shortcut_model(c, False, budget=budget, seed=seed, should_stop=should_stop))
+        out.append(train_shortcut_model(c, False, budget=budget, seed=seed, should_stop=should_stop,
+                                        progress=lambda f, t: progress((i + f) / len(SWEEP), f"Colour cue {c:.0%}: {t}")))
     return out

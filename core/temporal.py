@@ -277,11 +277,11 @@ class SignalResult:
 
 def train_signal_cnn(*, family: str = "heartbeat (ECG-like)", n_train: int = 600, n_test: int = 300,
                      noise: float = 0.05, epochs: int = 8, seed: int = 0, data=None,
-                     should_stop=lambda: False) -> SignalResult:
+                     should_stop=lambda: False, progress=lambda f, t: None) -> SignalResult:
     """Train SignalCNN with the Training Monitor's loop and score it on held-out signals: fresh
     synthetic ones of a family, or ``data`` = (signals (N, L), labels, class names) from an upload,
     split 75/25 (stratified where possible)."""
-    from core.training import Split, TrainConfig, Trainer
+    from core.training import ProgressObserver, Split, TrainConfig, Trainer
 
     if data is None:
         classes = FAMILIES[family]
@@ -302,6 +302,7 @@ def train_signal_cnn(*, family: str = "heartbeat (ECG-like)", n_train: int = 600
     model = SignalCNN(len(classes))
     cfg = TrainConfig(optimizer="adam", lr=5e-3, batch_size=32, schedule="onecycle", epochs=epochs, seed=seed)
     trainer = Trainer(cfg, model, train, test, tuple(classes), mean, std)
+    trainer.observers.append(ProgressObserver(progress))
     trainer.run(should_stop)
     last = trainer.snapshots[-1]
     totals = last.confusion.sum(1)

@@ -299,6 +299,17 @@ class Observer:
     def on_end(self, trainer: "Trainer") -> None: ...
 
 
+class ProgressObserver(Observer):
+    """Reports the share of the run's batches done to ``progress(fraction, text)``: what a job's
+    live ETA is computed from (core.executor)."""
+
+    def __init__(self, progress: Callable[[float, str], None]):
+        self.progress = progress
+
+    def on_batch(self, trainer: "Trainer") -> None:
+        self.progress(trainer.batches_done / trainer.total_batches, f"Epoch {trainer.pos.epoch + 1}")
+
+
 class Trainer:
     """One training run. ``run(should_stop)`` trains until done or stopped and may be called again
     to resume; observers get ``on_batch(trainer)``, ``on_epoch(trainer, snapshot)``, ``on_end(trainer)``."""

@@ -249,25 +249,43 @@ def session_trained_models() -> dict[str, LoadedModel]:
     return out
 
 
-def start_job(name: str, work: Callable) -> None:
-    """Run work(progress, should_stop) on a background thread (core.runs.Job), replacing this
-    session's previous job of that name; it stops by itself when the browser tab closes."""
-    from core.runs import Job
+def start_job(name: str, kind: str, work: Callable | None = None, **settings) -> None:
+    """Start a job of a core.jobs kind with these settings (its key: plain data), or attach to the
+    identical job another session started; this session's previous job of that name is left
+    (stopped if no one else watches it). ``work(progress, should_stop)`` only for kinds whose
+    work the page supplies. A closed browser tab leaves its jobs by itself."""
+    from core.executor import executor, spec_for
 
     old = st.session_state.get(name)
-    if old is not None and old.alive:
+    st.session_state[name] = executor().submit(spec_for(kind, settings, work), session_alive())
+    if old is not None:
         old.stop()
-    st.session_state[name] = Job(work, session_alive()).start()
+
+
+def job_button(label: str, kind: str, settings: dict, key: str, where=None, **button_args) -> bool:
+    """A button for a job, its label ending with the time the job would take on this server now,
+    from the last run of its kind here (core.estimates); before one has finished, no number."""
+    from core import estimates
+    from core.executor import executor
+
+    share = executor().share()
+    text = estimates.describe(estimates.estimate(kind, settings, share), share)
+    return (where or st).button(f"{label} ({text})" if text else label, key=key, **button_args)
 
 
 def job_result(name: str):
-    """The finished job's result. While it runs: a self-refreshing progress bar with a Stop button,
-    and None (the page redraws by itself when the job ends). A failed job shows why."""
+    """The finished job's result. While it runs: a self-refreshing progress bar with its live ETA
+    (or its place in the queue) and a Stop button, and None (the page redraws by itself when the
+    job ends). A failed job shows why."""
     job = st.session_state.get(name)
     if job is None:
         return None
     if job.alive:
         st.fragment(run_every=1.0)(_job_progress)(name)
+        return None
+    if not job.attached and job.execution.alive:
+        st.info(f"You stopped watching this job; {job.others} other session(s) keep it running. Start it "
+                "again with the same settings to watch it.")
         return None
     if job.error or job.result is None:
         st.warning(job.error or "The job was stopped before it finished.")
@@ -276,13 +294,20 @@ def job_result(name: str):
 
 
 def _job_progress(name: str) -> None:
+    from core.executor import status_text
+
     job = st.session_state[name]
     if not job.alive:
         st.rerun()  # finished: redraw the whole page with the result
-    st.progress(job.fraction, text=job.text)
+    st.progress(job.fraction, text=status_text(job))
+    if job.others:
+        st.caption(f"Shared: {job.others} other session(s) started this same job and watch it too. "
+                   "Stop only stops it for you.")
     if st.button("Stop", key=f"{name}_stop"):
+        last = not job.others
         job.stop()
-        job.join(timeout=10)
+        if last:
+            job.join(timeout=10)
         st.rerun()
 
 

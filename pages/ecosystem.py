@@ -1,6 +1,8 @@
 """Ecosystem & tools (course section 11): the full pipeline stage by stage, transforms v2, TorchLens."""
 from __future__ import annotations
 
+import uuid
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -55,7 +57,7 @@ def pipeline_lab() -> None:
             st.error(str(err))
         else:
             st.session_state["eco_pipeline"] = run
-            ui.start_job("eco_job", run.run)
+            ui.start_job("eco_job", "pipeline", run.run, instance=uuid.uuid4().hex)  # this session's own run
     run = st.session_state.get("eco_pipeline")
     if run is None:
         st.markdown("Stages: " + " → ".join(f"{ICONS['waiting']} {name}" for name in pipeline.STAGES))

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import cache, compress, mixer, nas, tokens, ui
+from core import cache, compress, nas, tokens, ui
 from core.profile import ARCHS
 from core.viz import upscale
 
@@ -124,15 +124,15 @@ def nas_lab() -> None:
     strategy = c1.radio("Search", STRATEGIES, key="fr_strategy", horizontal=True,
                         index=STRATEGIES.index(ui.query_choice("search", STRATEGIES, STRATEGIES[1])))
     trials = c2.number_input("Trials", 1, 60, ui.query_number("trials", 1, 60, 10), key="fr_trials",
-                             help=f"Each trial trains one network (1-5 s). At most {nas.MAX_TRIALS}.")
+                             help=f"Each trial trains one network. At most {nas.MAX_TRIALS}.")
     seed = c3.number_input("Seed", 0, 10_000, ui.query_number("nseed", 0, 10_000, 0), key="fr_nseed")
     st.query_params.update(search=strategy, trials=str(trials), nseed=str(seed))
     if trials > nas.MAX_TRIALS:
-        st.warning(f"{trials} trials would take several minutes here; the search is capped at {nas.MAX_TRIALS}.")
+        st.warning(f"The search is capped at {nas.MAX_TRIALS} trials to keep it short on a shared server.")
         trials = nas.MAX_TRIALS
-    if st.button(f"Run the search ({trials} trials)", key="fr_nas_run", type="primary"):
-        ui.start_job("fr_nas_job", lambda progress, stop: nas.search(strategy, int(trials), seed=int(seed),
-                                                                     progress=progress, should_stop=stop))
+    search = {"strategy": strategy, "trials": int(trials), "seed": int(seed)}
+    if ui.job_button(f"Run the search: {trials} trials", "nas", search, key="fr_nas_run", type="primary"):
+        ui.start_job("fr_nas_job", "nas", **search)
     result = ui.job_result("fr_nas_job")
     if result:
         pareto_view(result)
@@ -180,7 +180,7 @@ def pruning_lab() -> None:
     m1.metric("Accuracy", f"{acc:.1%}", f"{(acc - base) * 100:+.1f} points", delta_color="normal")
     m2.metric("Nonzero parameters", f"{nonzero:,}", f"of {total:,}", delta_color="off", delta_arrow="off")
     m3.metric("Measured sparsity", f"{measured:.1%}", help="Zeros among the conv and linear weights")
-    if st.toggle("Show accuracy at every sparsity (20 prunings, a few seconds the first time)", key="fr_prune_curve"):
+    if st.toggle("Show accuracy at every sparsity (20 prunings, computed once per server)", key="fr_prune_curve"):
         levels = list(range(0, 100, 5))
         curve = [cache.pruned_accuracy(p / 100)[0] for p in levels]
         fig = go.Figure(go.Scatter(x=levels, y=curve, mode="lines+markers"))
@@ -199,7 +199,7 @@ def quantization_lab() -> None:
         "lets CPUs use integer vector units. The shipped ShapesNet is quantized with torchao's PT2E flow "
         "(export, observe activation ranges on 200 calibration shapes, convert) and its x86 quantizer, then "
         "compared with the float model on the same 600 held-out shapes.")
-    if not st.button("Quantize ShapesNet to int8 (a few seconds)", key="fr_quant") and not st.session_state.get(
+    if not st.button("Quantize ShapesNet to int8", key="fr_quant") and not st.session_state.get(
             "fr_quant_done"):
         return
     st.session_state["fr_quant_done"] = True
@@ -213,9 +213,9 @@ def quantization_lab() -> None:
     st.caption(f"{size32 / size8:.1f}x smaller, accuracy {(acc8 - acc32) * 100:+.1f} points. Weights are int8 per "
                "output channel; biases, scales and zero points stay wider.")
     batch = st.radio("Batch for timing", (1, 64), index=1, horizontal=True, key="fr_qbatch")
-    if st.button("Time float32 vs int8 on this CPU (compiles each once per server: up to a minute)",
-                 key="fr_qtime"):
-        ui.start_job("fr_qtime_job", lambda progress, stop: _time_quantized(int(batch), progress))
+    if st.button("Time float32 vs int8 on this CPU, compiling each once per server", key="fr_qtime"):
+        ui.start_job("fr_qtime_job", "int8_timing", lambda progress, stop: _time_quantized(int(batch), progress),
+                     batch=int(batch))
     timed = ui.job_result("fr_qtime_job")
     if timed:
         rows, note = timed
@@ -261,9 +261,9 @@ def beyond_convolution() -> None:
 """)
     st.markdown("**Lab: the same shapes, the same budget, convolution vs MLPs.**")
     n_train = st.select_slider("Training images", (1000, 2000, 4000), value=4000, key="fr_mix_n")
-    if st.button("Train SimpleCNN and an MLP-Mixer (about 30 s)", key="fr_mix_run"):
-        ui.start_job("fr_mix_job", lambda progress, stop: mixer.compare(int(n_train), progress=progress,
-                                                                        should_stop=stop))
+    mix = {"n_train": int(n_train)}
+    if ui.job_button("Train SimpleCNN and an MLP-Mixer", "mixer", mix, key="fr_mix_run"):
+        ui.start_job("fr_mix_job", "mixer", **mix)
     result = ui.job_result("fr_mix_job")
     if result:
         st.dataframe(pd.DataFrame([vars(c) for c in result]), hide_index=True, width="stretch", column_config={

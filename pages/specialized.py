@@ -147,13 +147,9 @@ def classifier_lab(source: str) -> None:
         data = (x, labels, classes)
     else:
         noise = n_col.slider("Noise in the training and test signals", 0.0, 0.4, 0.05, 0.05, key="sp_train_noise")
-    if b_col.button("Train the 1D CNN (a few seconds)", key="sp_train"):
-        def work(progress, stop):
-            progress(0.0, "Training the 1D CNN...")
-            if data is not None:
-                return temporal.train_signal_cnn(data=data, should_stop=stop)
-            return temporal.train_signal_cnn(family=source, noise=noise, should_stop=stop)
-        ui.start_job("sp_job", work)
+    settings = {"data": data} if data is not None else {"family": source, "noise": noise}
+    if ui.job_button("Train the 1D CNN", "signal_cnn", settings, key="sp_train", where=b_col):
+        ui.start_job("sp_job", "signal_cnn", **settings)
     result = ui.job_result("sp_job")
     if result is None:
         return
@@ -272,7 +268,7 @@ def forecast_lab() -> None:
         st.caption(note)
         name = upload.name
     key = ("fc_result", name, int(period), len(series), float(series.sum()))
-    if st.button("Train the TCN and forecast the hold-out (a few seconds)", key="fc_run"):
+    if st.button("Train the TCN and forecast the hold-out", key="fc_run"):
         with st.spinner("Training the TCN on the first 80% of the series..."):
             try:
                 st.session_state["fc_result"] = (key, forecast.forecast(series, int(period)))
@@ -307,8 +303,9 @@ def segmentation_lab() -> None:
     tasks = list(segmentation.TASKS)
     task = t_col.selectbox("Task", tasks, key="seg_task", index=tasks.index(ui.query_choice("seg", tasks, tasks[0])))
     st.query_params["seg"] = task
-    if b_col.button("Train with and without skips (about a minute)", key="seg_train"):
-        ui.start_job("seg_job", lambda p, stop: segmentation.compare_skips(task, p, stop, n_train=1000, epochs=6))
+    settings = {"task": task, "n_train": 1000, "epochs": 6}
+    if ui.job_button("Train with and without skips", "segmentation", settings, key="seg_train", where=b_col):
+        ui.start_job("seg_job", "segmentation", **settings)
     results = ui.job_result("seg_job")
     if not results:
         return

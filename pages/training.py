@@ -1,6 +1,8 @@
 """Training Monitor (course sections 5 and 11): train a real CNN live, watch it learn, read the curves."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +13,8 @@ from core.diagnosis import diagnose
 from core.errors import CNNLabError
 from core.imagefolder import ACCEPTED_ZIP, MAX_ZIP_BYTES
 from core.nets import ARCHS, build_net
-from core.runs import MAX_CONCURRENT_RUNS, TrainingRun, runs_root, wandb_ready
+from core.executor import waiting_text
+from core.runs import TrainingRun, runs_root, wandb_ready
 from core.training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 from core.viz import filter_grid, tile
 
@@ -119,10 +122,15 @@ def setup_panel():
     tensorboard = log_col.checkbox("Write TensorBoard logs", True, key="tr_tb")
     wandb = wb_col.checkbox("Log to Weights & Biases", False, key="tr_wandb", disabled=not wandb_ready(),
                             help="Needs the wandb package and WANDB_API_KEY (or WANDB_MODE=offline) on the server.")
-    if start_col.button("Start training", type="primary", key="tr_start"):
+    # What determines the run besides its config: identical runs are trained once, for every session.
+    key = {"data": {"source": source, "limit": limit, "val": val_fraction, "size": size,
+                    "channels": int(train.x.shape[1]), "classes": len(ds.class_names)},
+           "tensorboard": tensorboard, "wandb": wandb}
+    if ui.job_button("Start training", "training", {"cfg": asdict(cfg), **key}, key="tr_start", where=start_col,
+                     type="primary"):
         spec = recipes.DataSpec(recipes.UPLOAD if source.startswith("zip:") else source, limit, size, val_fraction,
                                 cfg.seed, ds.name.removeprefix("Uploaded ") if source.startswith("zip:") else "")
-        start_run(cfg, (train, val, mean, std), ds, tensorboard, wandb, spec)
+        start_run(cfg, (train, val, mean, std), ds, key, spec)
     return train, val, ds
 
 
@@ -210,7 +218,7 @@ def _run_name(n: int, cfg: TrainConfig) -> str:
             f"dropout {cfg.dropout:g} · wd {cfg.weight_decay:g} · aug: {aug}")
 
 
-def start_run(cfg: TrainConfig, split, ds, tensorboard: bool, wandb: bool, spec: recipes.DataSpec) -> None:
+def start_run(cfg: TrainConfig, split, ds, key: dict, spec: recipes.DataSpec) -> None:
     train, val, mean, std = split
     runs = _runs()
     try:
@@ -221,15 +229,21 @@ def start_run(cfg: TrainConfig, split, ds, tensorboard: bool, wandb: bool, spec:
         st.error(str(err))
         return
     number = max((int(r.name.split()[0][1:]) for r in runs), default=0) + 1
-    run = TrainingRun(_run_name(number, cfg), trainer, ds.name, keep_going=ui.session_alive(),
-                      tensorboard=tensorboard, wandb=wandb)
+    run = TrainingRun(_run_name(number, cfg), trainer, ds.name, key=key, keep_going=ui.session_alive(),
+                      tensorboard=key["tensorboard"], wandb=key["wandb"])
+    run.start()
+    same = next((r for r in runs if r.same_job(run)), None)
+    if same is not None:  # this session already shows that very run
+        same.start()  # watch again or resume, before this duplicate view lets go of it
+        run.stop()
+        st.session_state["tr_show"] = same.id
+        return
     idle = [r for r in runs if not r.alive]
     if len(runs) >= MAX_RUNS and idle:
         runs.remove(idle[0])
         st.toast(f"Dropped the oldest run ({idle[0].name.split()[0]}): a session keeps {MAX_RUNS} runs.")
     runs.append(run)
     st.session_state.setdefault("tr_specs", {})[run.id] = spec  # for the code behind the run
-    run.start()
     st.session_state["tr_show"] = run.id
 
 
@@ -252,10 +266,13 @@ def live_status(run_id: str) -> None:
     status_line(run)
     buttons = st.columns([1, 1, 6])
     if run.alive and buttons[0].button("Stop", key="tr_stop"):
+        last = not run.watchers
         run.stop()
-        run.join(timeout=5)
+        if last:  # otherwise it goes on for the others
+            run.join(timeout=5)
         st.rerun()
-    if t.status == "stopped" and not run.alive and buttons[1].button("Resume", key="tr_resume"):
+    resumable = (t.status == "stopped" and not run.error) or run.detached  # a lost Ray worker took its state along
+    if resumable and not run.alive and buttons[1].button("Resume", key="tr_resume"):
         run.start()
         st.rerun()
     eta = t.eta_seconds()
@@ -285,9 +302,14 @@ def status_line(run: TrainingRun) -> None:
     if run.error:
         st.error(run.error)
     elif run.queued:
-        st.info(f"Waiting for a free training slot: this server trains at most {MAX_CONCURRENT_RUNS} runs at once.")
+        st.info(waiting_text(run.viewer))
     elif run.alive:
-        st.info("Training in the background. You can keep using this page and the others meanwhile.")
+        st.info("Training in the background. You can keep using this page and the others meanwhile."
+                + (f" {run.watchers} other session(s) started this same run and watch it too: it is trained once, "
+                   "and Stop only stops it for you." if run.watchers else ""))
+    elif run.detached:
+        st.warning(f"You stopped watching; {run.watchers} other session(s) keep this run going. Resume to watch it "
+                   "again.")
     elif t.status == "diverged":
         st.error(t.message)
     elif t.status == "stopped":

@@ -180,24 +180,27 @@ def settings(backbone: transfer.Backbone):
 def strategies_panel(backbone, task, head, budget, per_class) -> None:
     st.subheader("Feature extractor vs fine-tuning vs from scratch")
     one, curve = st.columns(2)
-    if one.button(f"Compare the three at {per_class} per class", type="primary", key="tl_run"):
-        ui.start_job("tl_job", lambda p, s: ("one", backbone, task, head, transfer.compare(
-            backbone, task, (per_class,), head, budget, p, s)))
-    if curve.button(f"Few-shot curve: {', '.join(map(str, transfer.SHOTS))} per class", key="tl_curve"):
-        ui.start_job("tl_job", lambda p, s: ("curve", backbone, task, head, transfer.compare(
-            backbone, task, transfer.SHOTS, head, budget, p, s)))
+    single = {"backbone": backbone, "task": task, "shots": (per_class,), "head": head, "budget": budget}
+    few_shot = single | {"shots": tuple(transfer.SHOTS)}
+    if ui.job_button(f"Compare the three at {per_class} per class", "transfer", single, key="tl_run", where=one,
+                     type="primary"):
+        ui.start_job("tl_job", "transfer", **single)
+    if ui.job_button(f"Few-shot curve: {', '.join(map(str, transfer.SHOTS))} per class", "transfer", few_shot,
+                     key="tl_curve", where=curve):
+        ui.start_job("tl_job", "transfer", **few_shot)
     code_behind(backbone, task, head, budget, per_class)
-    result = ui.job_result("tl_job")
-    if result is None:
+    results = ui.job_result("tl_job")
+    if results is None:
         st.caption("Each run trains for the same number of optimizer steps and is scored on the same test images.")
         return
-    kind, j_backbone, j_task, j_head, results = result
     if not results:
         return
+    ran = st.session_state["tl_job"].settings  # what the shown results were computed for
+    j_backbone, j_task, j_head = ran["backbone"], ran["task"], ran["head"]
     if j_backbone.key != backbone.key or j_task.name != task.name:
         st.caption(f"Results below are for {j_backbone.label} on {j_task.name}, the last comparison run.")
     largest = max(results)
-    if kind == "curve":
+    if len(ran["shots"]) > 1:
         few_shot_figure(results, len(j_task.class_names))
     outcomes = results[largest]
     table = pd.DataFrame([{"strategy": s, "test accuracy": o.test_acc, "train accuracy": o.train_acc,
@@ -287,14 +290,12 @@ def suggest_panel(task, pool) -> None:
         skipped = [k for k in candidates if k not in {b.key for b in chosen}]
         if skipped:
             st.caption("Skipped (no trained weights here): " + ", ".join(skipped) + ".")
-        ui.start_job("tl_probe_job", lambda p, s: (task.name, len(task.class_names),
-                                              transfer.probe_all(chosen, pool, p, s)))
-    result = ui.job_result("tl_probe_job")
-    if result is None:
-        return
-    name, n_classes, probes = result
+        ui.start_job("tl_probe_job", "probe", backbones=chosen, pool=pool)
+        st.session_state["tl_probe_on"] = (task.name, len(task.class_names))
+    probes = ui.job_result("tl_probe_job")
     if not probes:
         return
+    name, n_classes = st.session_state["tl_probe_on"]
     st.dataframe(pd.DataFrame([{"backbone": p.label, "probe accuracy": p.accuracy, "seconds": p.seconds,
                                 "params": p.params} for p in probes]), hide_index=True,
                  column_config={"probe accuracy": st.column_config.NumberColumn(format="%.3f"),

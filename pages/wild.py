@@ -66,11 +66,11 @@ def bias_lab() -> None:
     st.image([upscale(img, 64) for img in preview.images],
              caption=[preview.class_names[k] for k in preview.labels], width=64)
     run_col, sweep_col = st.columns(2)
-    if run_col.button("Train both models (about 25 s)", key="wild_bias_run", type="primary"):
-        ui.start_job("wild_bias_job", lambda progress, stop: shortcut.run_lab(cue / 100, progress=progress,
-                                                                              should_stop=stop))
-    if sweep_col.button("Sweep the cue: 0, 50, 80, 95, 100% (about a minute)", key="wild_bias_sweep"):
-        ui.start_job("wild_sweep_job", lambda progress, stop: shortcut.sweep(progress=progress, should_stop=stop))
+    lab = {"correlation": cue / 100}
+    if ui.job_button("Train both models", "bias_lab", lab, key="wild_bias_run", where=run_col, type="primary"):
+        ui.start_job("wild_bias_job", "bias_lab", **lab)
+    if ui.job_button("Sweep the cue: 0, 50, 80, 95, 100%", "bias_sweep", {}, key="wild_bias_sweep", where=sweep_col):
+        ui.start_job("wild_sweep_job", "bias_sweep")
     result = ui.job_result("wild_bias_job")
     if result is not None:
         bias_result(*result)
@@ -251,10 +251,10 @@ def style_lab() -> None:
     if style_img is None:
         return
     content = cache.sample_photo(content_name)
-    if st.button("Paint", key="wild_paint", type="primary"):
-        ui.start_job("wild_style_job", lambda progress, stop: style.stylize(
-            features, content, style_img, size=size, steps=steps, style_weight=weight, progress=progress,
-            should_stop=stop))
+    paint = {"features": features, "content": content, "style": style_img, "size": size, "steps": steps,
+             "style_weight": weight}
+    if ui.job_button("Paint", "style", paint, key="wild_paint", type="primary"):
+        ui.start_job("wild_style_job", "style", **paint)
     result = ui.job_result("wild_style_job")
     if result is None:
         return
@@ -290,7 +290,7 @@ def deployment_lab() -> None:
         "batch 1, in interleaved rounds so background load falls on all three alike.")
     keys = ("shapesnet", "simplecnn_shapes")
     key = st.selectbox("Model", keys, key="wild_deploy_model", format_func=lambda k: cache.get_model(k).spec.label)
-    if st.button("Export and time (a few seconds)", key="wild_deploy_run"):
+    if st.button("Export and time", key="wild_deploy_run"):
         with st.spinner("Exporting once per server, then timing 30 rounds..."):
             try:
                 st.session_state["wild_deploy"] = (key, deploy.compare(cache.deployed(key),

@@ -1,8 +1,10 @@
 """Research frontiers through AppTest: ViT vs CNN, NAS, pruning, int8, MLP-Mixer."""
+import re
 from functools import partial
 
 import pytest
 
+from core import estimates
 from tests.inputs.images import BAD_IMAGES
 from tests.pages import apptest
 from tests.pages.apptest import texts, upload_photo
@@ -48,11 +50,12 @@ def test_bad_links_warn_and_fall_back(query, message):
     apptest.link_warns_and_falls_back(PAGE, query, message)
 
 
-def test_too_many_trials_are_capped_with_a_message():
+def test_too_many_trials_are_capped_with_a_message(monkeypatch):
+    monkeypatch.setattr(estimates, "_rates", {})  # no search has run on this server yet
     at = open_page(trials="45")
     assert not at.exception
     assert any("capped at 30" in w for w in texts(at.warning))
-    assert at.button(key="fr_nas_run").proto.label == "Run the search (30 trials)"
+    assert at.button(key="fr_nas_run").proto.label == "Run the search: 30 trials"  # no measurement, no number
 
 
 @pytest.mark.parametrize("case,make,message", BAD_IMAGES[:3], ids=[c[0] for c in BAD_IMAGES[:3]])
@@ -82,6 +85,9 @@ def test_a_short_search_draws_the_pareto_front():
     assert not at.exception
     trials = next(df.value for df in at.dataframe if "architecture" in df.value.columns)
     assert len(trials) == 3 and trials["on the front"].any()
+    at.number_input(key="fr_trials").set_value(6).run()  # from the search just measured here
+    assert re.fullmatch(r"Run the search: 6 trials \(about \d+(\.\d)? (s|min) here, from the last run\)",
+                        at.button(key="fr_nas_run").proto.label)
 
 
 @pytest.mark.slow

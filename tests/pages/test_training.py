@@ -1,9 +1,10 @@
 """Training Monitor through AppTest: a tiny run end to end, comparison, checkpoints, bad input."""
+import re
 from functools import partial
 
 import pytest
 
-from core import checkpoints
+from core import checkpoints, estimates
 from tests.inputs import zips
 from tests.pages import apptest
 from tests.pages.apptest import texts
@@ -144,3 +145,30 @@ def test_batch_bigger_than_the_data_warns():
 ])
 def test_bad_links_warn_and_fall_back(query, message):
     apptest.link_warns_and_falls_back(PAGE, query, message)
+
+
+@pytest.mark.slow
+def test_ten_sessions_starting_the_same_run_share_one_job_and_one_setting_makes_another(monkeypatch):
+    monkeypatch.setattr(estimates, "_rates", {})  # a server where nothing has run yet
+    room = {**TINY, "seed": "11"}  # a seed no other test uses, so nothing is cached yet
+    sessions = [open_page(**room) for _ in range(10)]
+    assert sessions[0].button(key="tr_start").label == "Start training"  # no run measured here: no number
+    views = []
+    for at in sessions:
+        at.button(key="tr_start").click().run()
+        views.append(at.session_state["tr_runs"][-1])
+    assert len({id(v.viewer.execution) for v in views}) == 1
+    assert views[0].join(timeout=120) and views[0].trainer.status == "finished"
+    curves = {(tuple(v.trainer.batch_losses), tuple(s.val_acc for s in v.trainer.snapshots)) for v in views}
+    assert len(curves) == 1
+    for at in sessions[:2]:  # each page shows the shared run as its own, finished
+        assert "Finished all 2 epochs." in texts(at.run().success)
+    # Now this server has measured one: a newcomer's button says how long it takes here.
+    assert re.fullmatch(r"Start training \(about \d+(\.\d)? (s|min) here, from the last run\)",
+                        open_page(**room, epochs="4").button(key="tr_start").label)
+    other = sessions[1]
+    other.select_slider(key="tr_bs").set_value(64).run()
+    other.button(key="tr_start").click().run()
+    changed = other.session_state["tr_runs"][-1]
+    assert changed.viewer.execution is not views[0].viewer.execution
+    assert changed.join(timeout=120) and len(changed.trainer.batch_losses) == 2 * 4  # 240 images, batch 64
