@@ -56,7 +56,6 @@ def _load(source: str) -> volumes.Volume | None:
 
 @st.fragment
 def viewer(vol: volumes.Volume, source: str) -> None:
-    shape = vol.data.shape[:3]
     with st.expander("Header"):
         st.dataframe(pd.DataFrame({"field": list(vol.header), "value": [str(v) for v in vol.header.values()]}),
                      hide_index=True, width="stretch")
@@ -64,10 +63,6 @@ def viewer(vol: volumes.Volume, source: str) -> None:
     if vol.frames > 1:
         frame = st.slider("Frame (4D)", 0, vol.frames - 1, ui.query_number("t", 0, vol.frames - 1, 0), key=f"mri_t_{source}")
     data = vol.frame(frame)
-    s1, s2, s3 = st.columns(3)
-    i = s1.slider("Sagittal (x)", 0, shape[0] - 1, ui.query_number("x", 0, shape[0] - 1, shape[0] // 2), key=f"mri_x_{source}")
-    j = s2.slider("Coronal (y)", 0, shape[1] - 1, ui.query_number("y", 0, shape[1] - 1, shape[1] // 2), key=f"mri_y_{source}")
-    k = s3.slider("Axial (z)", 0, shape[2] - 1, ui.query_number("z", 0, shape[2] - 1, shape[2] // 2), key=f"mri_z_{source}")
     w1, w2, w3, w4 = st.columns(4)
     preset = w1.selectbox("Window", PRESETS, key="mri_preset")
     stats = vol.stats(frame)
@@ -81,10 +76,31 @@ def viewer(vol: volumes.Volume, source: str) -> None:
             lo, hi = robust
     cmap = w4.selectbox("Colormap", CMAPS, key="mri_cmap")
     radiological = st.toggle("Radiological convention (patient's right on the left)", key="mri_radio")
-    st.query_params.update(x=str(i), y=str(j), z=str(k), t=str(frame))
-    ijk = (i, j, k)
+    st.query_params["t"] = str(frame)
     data, mask = _with_lesion(data, source, lo, hi)
-    heat, alpha, threshold = cnn_panel(data, mask, source, ijk)
+    upload = st.session_state.get("mri_upload") if source == UPLOAD else None
+    lesion = st.session_state.get(f"mri_lesion_{source}")
+    drawn = (lesion, st.session_state["mri_radius"], st.session_state["mri_contrast"], lo, hi) if lesion else None
+    heat, alpha, threshold = cnn_panel(data, mask, source, (source, getattr(upload, "file_id", None), frame, drawn))
+    views(vol, source, data, (lo, hi), cmap, radiological, heat, alpha, threshold)
+    histogram(stats.sample, lo, hi)
+    cost_panel()
+    plane = st.radio("Slice montage of", volumes.PLANES, horizontal=True, key="mri_montage")
+    st.image(volumes.montage(data, plane, lo, hi), caption=f"12 {plane} slices, windowed as above", width="stretch")
+
+
+@st.fragment
+def views(vol: volumes.Volume, source: str, data: np.ndarray, window: tuple[float, float], cmap: str,
+          radiological: bool, heat: np.ndarray | None, alpha: float, threshold: int) -> None:
+    """The three linked slices: moving a slice reruns only this part (the volume, window, lesion and CAM
+    are unchanged), so the move is drawn at once."""
+    shape, (lo, hi) = data.shape[:3], window
+    s1, s2, s3 = st.columns(3)
+    i = s1.slider("Sagittal (x)", 0, shape[0] - 1, ui.query_number("x", 0, shape[0] - 1, shape[0] // 2), key=f"mri_x_{source}")
+    j = s2.slider("Coronal (y)", 0, shape[1] - 1, ui.query_number("y", 0, shape[1] - 1, shape[1] // 2), key=f"mri_y_{source}")
+    k = s3.slider("Axial (z)", 0, shape[2] - 1, ui.query_number("z", 0, shape[2] - 1, shape[2] // 2), key=f"mri_z_{source}")
+    st.query_params.update(x=str(i), y=str(j), z=str(k))
+    ijk = (i, j, k)
     cols = st.columns(3)
     for col, plane in zip(cols, volumes.PLANES):
         index = ijk[volumes.PLANE_AXIS[plane]]
@@ -96,10 +112,6 @@ def viewer(vol: volumes.Volume, source: str) -> None:
     value = data[ijk]
     st.markdown(f"Crosshair voxel **({i}, {j}, {k})**, world **({x:.1f}, {y:.1f}, {z:.1f}) mm**, intensity "
                 f"**{value:.4g}**. Window {lo:.4g} to {hi:.4g}.")
-    histogram(stats.sample, lo, hi)
-    cost_panel()
-    plane = st.radio("Slice montage of", volumes.PLANES, horizontal=True, key="mri_montage")
-    st.image(volumes.montage(data, plane, lo, hi), caption=f"12 {plane} slices, windowed as above", width="stretch")
 
 
 def _with_lesion(data: np.ndarray, source: str, lo: float, hi: float):
@@ -134,13 +146,22 @@ def _jump(source: str, target: tuple[int, int, int]) -> None:
         st.session_state[f"mri_{axis}_{source}"] = int(value)
 
 
-def cnn_panel(data: np.ndarray, mask: np.ndarray | None, source: str, ijk) -> tuple:
+def _on_grid(data: np.ndarray, key: tuple) -> np.ndarray:
+    """The volume resampled to the model's grid, kept in the session for as long as the volume, frame
+    and lesion stay the same (``key``), so a change of window or CAM settings does not redo it."""
+    kept = st.session_state.get("mri_grid")
+    if kept is None or kept[0] != key:
+        kept = st.session_state["mri_grid"] = (key, lesions.to_grid(data))
+    return kept[1]
+
+
+def cnn_panel(data: np.ndarray, mask: np.ndarray | None, source: str, grid_key: tuple) -> tuple:
     try:
         model = cache.get_model("lesion3d")
     except CNNLabError as err:
         st.error(str(err))
         return None, 0.0, 0
-    grid = lesions.to_grid(data)
+    grid = _on_grid(data, grid_key)
     p_lesion = dict(cache.predict_volume(grid))[model.class_names.index("lesion")]
     p_col, o_col, t_col = st.columns(3)
     p_col.metric("P(lesion)", f"{p_lesion:.1%}", help=f"from the volume resampled to {lesions.GRID}^3")
