@@ -12,6 +12,7 @@ from bench import probes
 from bench.app_server import CHROMIUM, CHROMIUM_ARGS, AppServer, wait_until_idle
 
 STEPS = 11  # the first move warms up; the median is over the other ten
+WAIT_MS = 900_000  # generous: on a shared, loaded 2-core machine a cold page can take minutes
 
 
 def slider_update_ms(page, slider: str, steps: int = STEPS) -> float:
@@ -20,7 +21,7 @@ def slider_update_ms(page, slider: str, steps: int = STEPS) -> float:
     times = []
     for i in range(steps):
         key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
-        times.append(probes.timed_rerun(page, lambda: thumb.press(key)))
+        times.append(probes.timed_rerun(page, lambda: thumb.press(key), timeout_ms=WAIT_MS))
     return statistics.median(times[1:])
 
 
@@ -37,13 +38,14 @@ def measure(names: list[str], emit: Callable[[str, float, str], None]) -> None:
     """Emit the named UPDATES figures, all from one server and one browser page."""
     from playwright.sync_api import sync_playwright
 
-    with AppServer() as server, sync_playwright() as pw:
+    with AppServer(timeout_s=600) as server, sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = chromium.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(WAIT_MS)
         probes.install(page)
         for name in names:
             path, slider = UPDATES[name]
             page.goto(f"{server.url}/{path}")
-            wait_until_idle(page)
+            wait_until_idle(page, WAIT_MS)
             emit(name, slider_update_ms(page, slider), "ms")
         chromium.close()
