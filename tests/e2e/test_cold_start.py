@@ -36,6 +36,7 @@ def assert_only_course_titles(page) -> list[str]:
 def _shot_at(page, healthy_at: float, seconds: float, name: str) -> None:
     page.wait_for_timeout(max(0.0, healthy_at + seconds - time.perf_counter()) * 1000)
     page.screenshot(path=str(SHOTS / name))
+    print(f"{name}: taken {time.perf_counter() - healthy_at:.2f} s after the health check answered")
 
 
 def test_fresh_server_paints_the_course_sidebar_and_title_at_once(browser):  # noqa: F811
