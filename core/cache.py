@@ -95,9 +95,11 @@ def quiz_bank(section: str) -> quiz.Bank:
     return quiz.load_bank(section)
 
 
-@st.cache_data(max_entries=8, ttl=LAB_TTL, show_spinner="Running the CNN...")
+@st.cache_resource(max_entries=8, ttl=LAB_TTL, show_spinner="Running the CNN...")
 def cnn_vision(model_key: str, pixels: np.ndarray) -> tuple[dict[str, torch.Tensor], list[tuple[str, float]]]:
-    """Every conv layer's feature maps and the top-5 predictions for one photo."""
+    """Every conv layer's feature maps and the top-5 predictions for one photo. Read-only and shared:
+    ResNet-18's maps are about 10 MB, and Home's layer explorer (a fragment) keeps what it was given for
+    as long as the session lasts, so a copy per session (st.cache_data's way) would add up."""
     from core import features
 
     loaded = get_model(model_key)
