@@ -37,8 +37,6 @@ VISION_MODELS = ("shapesnet", "simplecnn_shapes", "resnet18", "mobilenet_v3_smal
 
 
 def home() -> None:
-    from core import ui
-
     st.title("CNN Lab")
     st.markdown(INTRO)
     with st.expander("The course's first CNN, layer by layer"):
@@ -46,6 +44,8 @@ def home() -> None:
         st.caption("This is the SimpleCNN in the model list below; the project trained it on synthetic shapes "
                    "(its last layer gives each shape its own sigmoid rather than one softmax over all five, so "
                    "it can also say that it sees none of them).")
+    load_pytorch_once()  # the text above needs none of it, so a fresh server shows it at once
+    from core import ui
 
     st.header("CNN vision: what each layer sees")
     default_model, default_source = ui.photo_defaults()
@@ -177,5 +177,6 @@ routes = {p: st.Page(home if p.script is None else p.script, title=p.title, icon
           for p in PAGES}
 nav = st.navigation(list(routes.values()), position="hidden")
 course_sidebar()
-load_pytorch_once()
+if nav is not next(routes[p] for p in PAGES if p.script is None):  # Home loads PyTorch after its text
+    load_pytorch_once()
 nav.run()

@@ -5,9 +5,14 @@ Groups:
   browser  home_first_render_s      real chromium: server start -> Home fully rendered
            rss_after_tour_mb        server RSS (with children) after every page was opened once
   models   vision_<model>_ms        CNN-vision pass (feature maps of all convs + top-5), median of 5
-  conv     conv_update_ms           one playground slider change on a 512x512 RGB photo: convolution,
-                                    diverging feature-map image, formula, receptive-field box (median of 20)
-           activation_update_ms     one Activation Lab change: all 8 curves + derivatives (median of 50)
+  conv     conv_update_ms           Convolution Playground, chromium: one step of the Stride slider -> the
+                                    playground fragment's rerun ended and drawn (everything it computes and
+                                    draws: conv, formula, both images, pixel breakdown, pooling; median of 10)
+           conv_compute_ms          compute only, 512x512 RGB photo: convolution, diverging map, formula,
+                                    receptive-field box (median of 20)
+           activation_update_ms     Activation Lab, chromium: one step of the Leaky ReLU slope -> the curves
+                                    fragment redrawn (curves, derivatives, plotly figure; median of 10)
+           activation_compute_ms    compute only: all 8 curves + derivatives (median of 50)
   explorer profile_all_s            all 10 torchvision architectures profiled at their standard size
                                     (meta device: layer table, MACs, receptive fields), in a fresh process
            profile_all_rss_mb       that process's RSS growth while profiling
@@ -17,7 +22,9 @@ Groups:
                                     (medians of 7 interleaved runs each)
            gradcam_cached_ms        the same image, model, layer and class asked again (content-keyed cache)
            pointing_game            share of 200 held-out shapes where ShapesNet's Grad-CAM peak is on the object
-  mri      mri_slice_ms             re-rendering the three views after a slider move on the 197x233x189 template
+  mri      mri_slice_ms             3D MRI Viewer, chromium: one step of the axial slider -> the viewer fragment
+                                    redrawn (three views, lesion panel, histogram, montage; median of 10)
+           mri_slice_compute_ms     compute only: the three windowed views after a move on the 197x233x189 template
            cam3d_s                  lesion probability plus 3D Grad-CAM at 64^3, from the template with a lesion
            pointing_game_3d         share of held-out positive volumes whose 3D CAM peak is inside the lesion
            load_peak_ratio          peak memory allocated while loading a 256^3 float32 upload (already in
@@ -37,8 +44,16 @@ Groups:
            similarity_query_ms      one query against the 252-image gallery: embed the photo (ShapesNet) and
                                     rank every entry by cosine (median of 50)
            deploy_onnx_speedup      ShapesNet batch-1 latency, PyTorch eager / ONNX Runtime (30 interleaved rounds)
+  specialized tcn_update_ms        Specialized CNNs, chromium: one step of the TCN's Layers slider -> that
+                                    fragment redrawn (receptive field check, tree, causality test; median of 10)
+           fcn_infer_ms             the segmentation lab's TinyFCN (with skips) labelling the 128x192 scene: one
+                                    forward pass + per-pixel argmax (median of 20)
   lessons  pointing_game_scenes, pointing_game_scenes_centre, pointing_game_scenes_random, tiling_miou,
            photo_max_shape_prob, shapes_ece, quiz_first_option_score: see bench/lessons.py
+  coldstart first_paint_s, first_paint_after_health_s, home_first_render_s, page_first_open_s, page_switch_s,
+           rss_idle_mb, rss_home_mb, rss_after_<page>_mb, rss_after_tour_mb, rss_per_session_mb (fresh server in
+           chromium), cam_class_switch_ms, cam_class_switch_full_ms, demo_compute_cam_ms, cam_switch_vs_demo
+           (against torchcam's demo, $TORCHCAM_DEMO): see bench/coldstart.py
   frontiers quant_speedup           ShapesNet at batch 64: float32 / int8 time per batch, both compiled by
                                     Inductor (torchao PT2E int8 graph), 15 interleaved rounds
            quant_speedup_b1         the same at batch 1
@@ -74,6 +89,7 @@ import time
 
 os.environ.setdefault("CNNLAB_OFFLINE", "1")  # benchmarks never download
 
+from bench import live  # noqa: E402
 from bench.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, AppServer, wait_until_idle  # noqa: E402
 
 APP_MODULES = "import core.cache, core.ui, core.models, core.features, core.viz, core.quiz, core.data, core.images"
@@ -156,14 +172,15 @@ def conv_group() -> None:
         mark_box(photo_u8, int(rows[0]), int(cols[0]), settings.span, settings.span)
         diverging(out[0])
         times.append(time.perf_counter() - start)
-    emit("conv_update_ms", statistics.median(times[1:]) * 1000, "ms")
+    emit("conv_compute_ms", statistics.median(times[1:]) * 1000, "ms")
     names = list(activations.ACTIVATIONS)
     times = []
     for i in range(51):
         start = time.perf_counter()
         activations.curves(names, -5.0, 5.0, {"slope": 0.01 + i / 1000, "alpha": 1.0})
         times.append(time.perf_counter() - start)
-    emit("activation_update_ms", statistics.median(times[1:]) * 1000, "ms")
+    emit("activation_compute_ms", statistics.median(times[1:]) * 1000, "ms")
+    live.measure(["conv_update_ms", "activation_update_ms"], emit)
 
 
 EXPLORER_WORKER = """
@@ -265,7 +282,8 @@ def mri() -> None:
             index = ijk[volumes.PLANE_AXIS[plane]]
             volumes.display(volumes.window(volumes.plane_slice(vol.data, plane, index), lo, hi), plane, vol.zooms, ijk)
         times.append(time.perf_counter() - start)
-    emit("mri_slice_ms", statistics.median(times[1:]) * 1000, "ms")
+    emit("mri_slice_compute_ms", statistics.median(times[1:]) * 1000, "ms")
+    live.measure(["mri_slice_ms"], emit)
     loaded = load_model("lesion3d")
     with_lesion, _ = lesions.insert_lesion(vol.data, (70, 120, 90), 8, 0.7 * (hi - lo))
     runs = []
@@ -451,6 +469,29 @@ def frontiers_group() -> None:
     emit("nas_trial_s", statistics.mean(t.seconds for t in trials), "s")
 
 
+def coldstart_group() -> None:
+    from bench import coldstart
+
+    coldstart.run(emit)
+
+
+def specialized_group() -> None:
+    import torch
+
+    from core import segmentation
+
+    live.measure(["tcn_update_ms"], emit)
+    torch.manual_seed(0)
+    model = segmentation.TinyFCN(skips=True, num_classes=len(segmentation.TASKS["object vs background"]))
+    image = segmentation.big_scene(0).image[None]
+    times = []
+    for _ in range(21):
+        start = time.perf_counter()
+        segmentation.predict(model, image)
+        times.append(time.perf_counter() - start)
+    emit("fcn_infer_ms", statistics.median(times[1:]) * 1000, "ms")
+
+
 def lessons_group() -> None:
     from bench import lessons
 
@@ -476,7 +517,8 @@ def workshop_group() -> None:
 GROUPS = {"startup": startup, "browser": browser, "models": models, "conv": conv_group, "explorer": explorer,
           "explain": explain_group, "mri": mri, "train": train_group, "transfer": transfer_group,
           "wild": wild_group, "frontiers": frontiers_group, "lessons": lessons_group,
-          "ecosystem": ecosystem_group, "workshop": workshop_group}
+          "ecosystem": ecosystem_group, "workshop": workshop_group, "specialized": specialized_group,
+          "coldstart": coldstart_group}
 
 
 def main(argv: list[str]) -> None:

@@ -24,14 +24,15 @@ def free_port() -> int:
 class AppServer:
     """Context manager: a streamlit server process, healthy on entry, stopped on exit."""
 
-    def __init__(self, env: dict[str, str] | None = None, timeout_s: float = 90, script: str = "Home.py"):
-        self.script = script
+    def __init__(self, env: dict[str, str] | None = None, timeout_s: float = 90, script: str = "Home.py",
+                 cwd: Path = ROOT, poll_s: float = 0.25):
+        self.script, self.cwd, self.poll_s = script, cwd, poll_s
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.timeout_s = timeout_s
         self.env = {**os.environ, "CNNLAB_OFFLINE": "1", **(env or {})}
         self.proc: subprocess.Popen | None = None
-        self.started_at = 0.0
+        self.started_at = self.healthy_at = 0.0
 
     def __enter__(self) -> "AppServer":
         self.started_at = time.perf_counter()
@@ -39,7 +40,7 @@ class AppServer:
             [sys.executable, "-m", "streamlit", "run", self.script, "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -47,10 +48,11 @@ class AppServer:
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
                     if r.read().decode().strip() == "ok":
+                        self.healthy_at = time.perf_counter()
                         return self
             except OSError:
                 pass
-            time.sleep(0.25)
+            time.sleep(self.poll_s)
         self.__exit__(None, None, None)
         raise TimeoutError(f"streamlit did not become healthy within {self.timeout_s} s")
 

@@ -5,6 +5,12 @@ hooks or needs gradients takes ``LoadedModel.lock`` (see core.features / core.mo
 
 Each cached function imports the modules it needs when it first runs, so a page pays only for
 what it uses (opening Home never imports captum, nibabel, onnx or tensorboard).
+
+Memory is bounded for a server that runs all day: every cache keyed by user input has max_entries
+(least recently used goes first), and what only one lab needs expires after a while (ttl; an expired
+entry is dropped at the cache's next write, or recomputed when asked for again). Every model shares one
+LRU of MODEL_SLOTS, so VGG19's style features give way once other models are in use. README ("Memory")
+has the measured figures.
 """
 from __future__ import annotations
 
@@ -34,6 +40,13 @@ def _available_cores() -> int:
 torch.set_num_threads(_available_cores())
 
 
+MODEL_SLOTS = 4  # models held at once: ResNet-50 + VGG19's features + two small ones is about 250 MB
+MODEL_TTL = "2h"  # a model still in use is then reloaded (a second or two from the disk cache)
+LAB_TTL = "1h"  # data and derived models that one lab needs (galleries, tasks, compiled and exported models)
+UPLOAD_TTL = "30m"  # what was decoded from one session's upload
+STYLE_VGG19 = "vgg19 style features"  # not a registry model, but it takes a slot in the same LRU
+
+
 def get_model(key: str) -> models.LoadedModel:
     """The process's shared instance of a registry model. A torchvision model loaded before its
     ImageNet weights arrived (random weights) is loaded again once they are in the cache."""
@@ -43,8 +56,12 @@ def get_model(key: str) -> models.LoadedModel:
     return _model(key, spec is not None and spec.kind == "torchvision" and weights.available(key))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading model...")
-def _model(key: str, weights_cached: bool) -> models.LoadedModel:
+@st.cache_resource(max_entries=MODEL_SLOTS, ttl=MODEL_TTL, show_spinner="Loading model...")
+def _model(key: str, weights_cached: bool):
+    if key == STYLE_VGG19:
+        from core import style
+
+        return style.vgg19_features()
     return models.load_model(key)
 
 
@@ -78,9 +95,11 @@ def quiz_bank(section: str) -> quiz.Bank:
     return quiz.load_bank(section)
 
 
-@st.cache_data(max_entries=8, show_spinner="Running the CNN...")
+@st.cache_resource(max_entries=8, ttl=LAB_TTL, show_spinner="Running the CNN...")
 def cnn_vision(model_key: str, pixels: np.ndarray) -> tuple[dict[str, torch.Tensor], list[tuple[str, float]]]:
-    """Every conv layer's feature maps and the top-5 predictions for one photo."""
+    """Every conv layer's feature maps and the top-5 predictions for one photo. Read-only and shared:
+    ResNet-18's maps are about 10 MB, and Home's layer explorer (a fragment) keeps what it was given for
+    as long as the session lasts, so a copy per session (st.cache_data's way) would add up."""
     from core import features
 
     loaded = get_model(model_key)
@@ -136,7 +155,7 @@ def layer_shapes(model_key: str, _loaded: models.LoadedModel | None = None) -> d
     return explain.layer_shapes(loaded, torch.zeros(1, 3, s, s))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the volume...")
+@st.cache_resource(max_entries=4, ttl=LAB_TTL, show_spinner="Loading the volume...")
 def sample_volume(name: str) -> volumes.Volume:
     """A bundled volume, decoded once per process (read-only: callers must not modify it)."""
     from core import volumes
@@ -160,7 +179,7 @@ def cam_volume(grid: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- Training Monitor data (read-only, shared)
-@st.cache_resource(max_entries=4, show_spinner="Preparing the dataset...")
+@st.cache_resource(max_entries=4, ttl=LAB_TTL, show_spinner="Preparing the dataset...")
 def training_dataset(name: str, limit: int) -> data.ImageDataset:
     """A built-in dataset by name, at most ``limit`` images (synthetic shapes are drawn to that count)."""
     from core import data
@@ -168,7 +187,7 @@ def training_dataset(name: str, limit: int) -> data.ImageDataset:
     return data.named_dataset(name, limit)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reading the zip...")
+@st.cache_resource(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Reading the zip...")
 def _uploaded_dataset(digest: str, _data: bytes, name: str) -> tuple[data.ImageDataset, list[str]]:
     from core import imagefolder
 
@@ -181,7 +200,7 @@ def uploaded_dataset(payload: bytes, name: str) -> tuple[str, data.ImageDataset,
     return f"zip:{digest}", *_uploaded_dataset(digest, payload, name)
 
 
-@st.cache_resource(max_entries=6, show_spinner="Splitting and resizing...")
+@st.cache_resource(max_entries=4, ttl=LAB_TTL, show_spinner="Splitting and resizing...")
 def training_split(source: str, limit: int, size: int, val_fraction: float, seed: int, _ds: data.ImageDataset):
     """Train/validation tensors shared by every run on the same data (``source`` names _ds)."""
     from core import training
@@ -193,7 +212,7 @@ def training_split(source: str, limit: int, size: int, val_fraction: float, seed
 TRANSFER_INPUT = {"resnet18": 112, "mobilenet_v3_small": 112}  # below ImageNet's 224: 2 CPU cores, many sessions
 
 
-@st.cache_resource(max_entries=4, show_spinner="Preparing the backbone...")
+@st.cache_resource(max_entries=4, ttl=MODEL_TTL, show_spinner="Preparing the backbone...")
 def transfer_backbone(key: str) -> transfer.Backbone:
     """A registry model cut into stages. Shared: TransferNet copies the body before training it."""
     from core import transfer
@@ -203,7 +222,7 @@ def transfer_backbone(key: str) -> transfer.Backbone:
     return backbone
 
 
-@st.cache_resource(max_entries=4, show_spinner="Drawing the target task...")
+@st.cache_resource(max_entries=4, ttl=LAB_TTL, show_spinner="Drawing the target task...")
 def transfer_data(target: str) -> tuple[data.ImageDataset, data.ImageDataset]:
     """A built-in target task as (pool to draw training shots from, fixed test set)."""
     from core import transfer
@@ -211,7 +230,7 @@ def transfer_data(target: str) -> tuple[data.ImageDataset, data.ImageDataset]:
     return transfer.target_data(target)
 
 
-@st.cache_resource(max_entries=3, show_spinner="Resizing the task for the backbone...")
+@st.cache_resource(max_entries=3, ttl=LAB_TTL, show_spinner="Resizing the task for the backbone...")
 def transfer_task(backbone_key: str, target_key: str, _backbone: transfer.Backbone, _pool: data.ImageDataset,
                   _test: data.ImageDataset, name: str) -> transfer.Task:
     from core import transfer
@@ -219,7 +238,7 @@ def transfer_task(backbone_key: str, target_key: str, _backbone: transfer.Backbo
     return transfer.make_task(_pool, _test, _backbone, name)
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the signals...")
+@st.cache_data(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Reading the signals...")
 def signals_csv(payload: bytes, name: str):
     """An uploaded signals CSV, parsed once per content (see core.csvdata.read_signals_csv)."""
     from core import csvdata
@@ -228,14 +247,14 @@ def signals_csv(payload: bytes, name: str):
 
 
 # ---------------------------------------------------------------- CNNs in the wild (read-only, shared)
-@st.cache_resource(show_spinner="Building the gallery (252 images)...")
+@st.cache_resource(max_entries=1, ttl=LAB_TTL, show_spinner="Building the gallery (252 images)...")
 def similarity_gallery() -> similarity.Gallery:
     from core import similarity
 
     return similarity.build_gallery()
 
 
-@st.cache_resource(max_entries=2, show_spinner="Embedding the gallery...")
+@st.cache_resource(max_entries=2, ttl=LAB_TTL, show_spinner="Embedding the gallery...")
 def similarity_index(model_key: str) -> similarity.Index:
     from core import similarity
 
@@ -258,15 +277,15 @@ def tile_map(height: int, width: int, seed: int, tile: int, overlap: float, loca
                                  localise=localise, stitch=stitch)
 
 
-@st.cache_resource(show_spinner="Loading VGG19...")
 def style_features():
-    """VGG19's frozen conv layers with ImageNet weights, or (None, why not). Shared: only the image trains."""
-    from core import style
+    """VGG19's frozen conv layers with ImageNet weights, or (None, why not). Shared: only the image trains.
+    Held in the models' LRU, so it is dropped once the style lab has not been used for a while."""
+    from core import weights
 
-    return style.vgg19_features()
+    return _model(STYLE_VGG19, weights.available("vgg19"))
 
 
-@st.cache_resource(max_entries=2, show_spinner="Exporting to TorchScript and ONNX...")
+@st.cache_resource(max_entries=2, ttl=LAB_TTL, show_spinner="Exporting to TorchScript and ONNX...")
 def deployed(model_key: str) -> list[deploy.Served]:
     from core import deploy
 
@@ -275,7 +294,7 @@ def deployed(model_key: str) -> list[deploy.Served]:
 
 
 # ---------------------------------------------------------------- Research frontiers (read-only, shared)
-@st.cache_resource(show_spinner="Drawing 600 held-out shapes...")
+@st.cache_resource(max_entries=1, ttl=LAB_TTL, show_spinner="Drawing 600 held-out shapes...")
 def compression_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """ShapesNet-ready held-out shapes (x, y) and 200 other images to calibrate int8 ranges on."""
     from core import data, training
@@ -304,7 +323,7 @@ def pruned_accuracy(sparsity: float) -> tuple[float, int, float]:
     return compress.accuracy(model, x, y), compress.nonzero_params(model), compress.sparsity(model)
 
 
-@st.cache_resource(show_spinner="Quantizing ShapesNet to int8 (torchao)...")
+@st.cache_resource(max_entries=1, ttl=LAB_TTL, show_spinner="Quantizing ShapesNet to int8 (torchao)...")
 def quantized_shapesnet():
     """ShapesNet statically quantized to int8 with torchao's x86 quantizer, calibrated on 200 shapes."""
     from core import compress
@@ -324,7 +343,7 @@ def quantization_report() -> dict[str, float]:
             "bytes32": compress.weight_bytes(fp32), "bytes8": compress.weight_bytes(int8)}
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
+@st.cache_resource(max_entries=2, ttl=LAB_TTL, show_spinner=False)
 def compiled_pair(batch: int):
     """(fp32 compiled, int8 compiled, note) of ShapesNet for a batch size: compiled once per process."""
     from core import compress

@@ -18,22 +18,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from captum.attr import NoiseTunnel, Occlusion, Saliency
-from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, LayerCAM, ScoreCAM, XGradCAM
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-from scipy.stats import spearmanr
 from torch import nn
 
 from core.errors import CNNLabError
 from core.models import LoadedModel
 
+# Method -> its pytorch-grad-cam class. The libraries (grad-cam with matplotlib and scikit-learn, Captum,
+# SciPy: about 350 MB together) are imported by the functions that use them, so pages that only need
+# this module's helpers, or use it behind a button, do not pay for them on opening.
 CAM_METHODS = {
-    "Grad-CAM": GradCAM,
-    "Grad-CAM++": GradCAMPlusPlus,
-    "XGrad-CAM": XGradCAM,
-    "Layer-CAM": LayerCAM,
-    "Eigen-CAM": EigenCAM,
-    "Score-CAM": ScoreCAM,  # one forward pass per channel of the layer: slow, runs behind a button
+    "Grad-CAM": "GradCAM",
+    "Grad-CAM++": "GradCAMPlusPlus",
+    "XGrad-CAM": "XGradCAM",
+    "Layer-CAM": "LayerCAM",
+    "Eigen-CAM": "EigenCAM",
+    "Score-CAM": "ScoreCAM",  # one forward pass per channel of the layer: slow, runs behind a button
 }
 SLOW_METHODS = ("Score-CAM",)
 
@@ -103,9 +102,12 @@ def cam(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: i
     if shape is None or len(shape) not in (4, 5) or min(shape[2:]) < 2:
         raise CNNLabError(f"Layer {layer!r} outputs {tuple(shape) if shape else 'no tensor'}, not a spatial "
                           "map (channels x height x width, or x depth for volumes); pick a convolutional layer.")
+    import pytorch_grad_cam
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
     volume = x.dim() == 5
     with model_for_gradients(loaded) as model:
-        with CAM_METHODS[method](model=model, target_layers=[modules[layer]]) as engine:
+        with getattr(pytorch_grad_cam, CAM_METHODS[method])(model=model, target_layers=[modules[layer]]) as engine:
             if volume:
                 # pytorch-grad-cam 1.5.7 enlarges 3D maps with scipy's zoom, which lines up the corner
                 # voxels rather than the voxel centres: a cell's peak lands up to 1.5 voxels off at
@@ -184,6 +186,8 @@ def _to_map(attr: torch.Tensor) -> np.ndarray:
 
 def saliency(loaded: LoadedModel, x: torch.Tensor, target: int) -> np.ndarray:
     """Vanilla gradient saliency: |d score / d pixel| (Captum's Saliency)."""
+    from captum.attr import Saliency
+
     check_target(loaded, target)
     with model_for_gradients(loaded) as model:
         return _to_map(Saliency(model).attribute(x.clone().requires_grad_(), target=target, abs=True))
@@ -192,6 +196,8 @@ def saliency(loaded: LoadedModel, x: torch.Tensor, target: int) -> np.ndarray:
 def smoothgrad(loaded: LoadedModel, x: torch.Tensor, target: int, samples: int = 16, noise: float = 0.15,
                seed: int = 0) -> np.ndarray:
     """SmoothGrad: saliency averaged over noisy copies of the input (Captum's NoiseTunnel)."""
+    from captum.attr import NoiseTunnel, Saliency
+
     check_target(loaded, target)
     with model_for_gradients(loaded) as model:
         torch.manual_seed(seed)  # NoiseTunnel draws from the global generator; we hold the model's lock
@@ -214,6 +220,8 @@ def occlusion(loaded: LoadedModel, x: torch.Tensor, target: int, patch: int, str
     baseline: the occluder's value in the model's normalised input space (0 = the dataset mean colour).
     Positive = hiding this region lowers the score.
     """
+    from captum.attr import Occlusion
+
     check_target(loaded, target)
     h, w = x.shape[-2:]
     if not 1 <= stride <= patch <= min(h, w):
@@ -367,4 +375,6 @@ def rank_similarity(a: np.ndarray, b: np.ndarray) -> float:
     if is_flat(a) or is_flat(b):
         raise CNNLabError("One of the maps is flat (the same value everywhere), so it ranks no pixel above "
                           "another and there is nothing to compare.")
+    from scipy.stats import spearmanr
+
     return float(spearmanr(a.ravel(), b.ravel()).statistic)

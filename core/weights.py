@@ -28,20 +28,34 @@ RETRY_AFTER_S = 600  # after a failed download, the next try waits this long (no
 CHUNK = 1 << 18
 
 
-def _weights_enum(key: str):
+# torchvision's own addresses for the registry's models (DEFAULT weights; a test checks they agree).
+# Importing torchvision costs about 3 s and 165 MB (it loads torch._dynamo): far too much for a page
+# that only asks whether a file is in the cache. Other models fall back to torchvision's enum.
+CHECKPOINT_URLS = {
+    "resnet18": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
+    "mobilenet_v3_small": "https://download.pytorch.org/models/mobilenet_v3_small-047dcff4.pth",
+    "efficientnet_b0": "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth",
+    "resnet50": "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",  # the style lab's features
+}
+
+
+def _official_url(key: str) -> str:
+    if key in CHECKPOINT_URLS:
+        return CHECKPOINT_URLS[key]
     from torchvision.models import get_model_weights
 
-    return get_model_weights(key).DEFAULT
+    return get_model_weights(key).DEFAULT.url
 
 
 def file_name(key: str) -> str:
-    return os.path.basename(_weights_enum(key).url)
+    return os.path.basename(_official_url(key))
 
 
 def url(key: str) -> str:
     """Where the checkpoint is downloaded from: torchvision's address, or the mirror's."""
     mirror = os.environ.get(MIRROR_ENV, "").strip()
-    return f"{mirror.rstrip('/')}/{file_name(key)}" if mirror else _weights_enum(key).url
+    return f"{mirror.rstrip('/')}/{file_name(key)}" if mirror else _official_url(key)
 
 
 def cached_path(key: str) -> Path:

@@ -56,6 +56,17 @@ def explain_view(photo, loaded) -> None:
         st.caption(f"The photo ({pixels.shape[1]}x{pixels.shape[0]}) is resized to {spec.input_size}x"
                    f"{spec.input_size} for this model; maps are drawn back over the full photo.")
     preds = predict_indices(loaded, x)
+    answer_line(loaded, preds)
+    ui.scene_caveat(loaded, photo)
+    maps_for_a_class(photo, loaded, x, preds)
+    inside_the_model(pixels, loaded, x)
+
+
+@st.fragment
+def maps_for_a_class(photo, loaded, x, preds) -> None:
+    """Everything that depends on the target class and layer. A new class reruns only this part (the
+    photo, the model and its prediction are unchanged), and its selected map is drawn first."""
+    pixels, spec = photo.pixels, loaded.spec
     shapes = cache.layer_shapes(spec.key, _loaded=loaded)
     layers = explain.spatial_layers(shapes)
     n = len(loaded.class_names)
@@ -70,12 +81,9 @@ def explain_view(photo, loaded) -> None:
                                 index=layers.index(ui.query_choice("layer", layers, default_layer)),
                                 format_func=lambda name: f"{name}  ({' x '.join(map(str, shapes[name]))})")
     st.query_params.update(cls=str(target), layer=layer)
-    answer_line(loaded, preds)
-    ui.scene_caveat(loaded, photo)
     truth = photo.scene.mask(target) if photo.scene is not None and loaded.class_names == SHAPE_CLASSES else None
     live_methods(pixels, loaded, x, target, layer, truth)
     slow_methods(pixels, loaded, x, target, layer)
-    inside_the_model(pixels, loaded, x)
     faithfulness(pixels, loaded, x, target, layer)
     torchcam_methods(pixels, loaded, x, target, layer)
     agreement_panel(pixels, loaded, x, target, layer)

@@ -33,6 +33,17 @@ def online(monkeypatch, tmp_path, checkpoint):
     return tmp_path
 
 
+def test_the_table_of_addresses_is_torchvisions():
+    from torchvision.models import get_model_weights
+
+    from core.models import REGISTRY
+
+    keys = [k for k, spec in REGISTRY.items() if spec.kind == "torchvision"] + ["vgg19"]
+    assert sorted(weights.CHECKPOINT_URLS) == sorted(keys)
+    for key in keys:
+        assert weights.url(key) == get_model_weights(key).DEFAULT.url, key
+
+
 def test_the_official_names_carry_their_hash():
     assert weights.file_name("resnet18") == "resnet18-f37072fd.pth"
     assert weights.expected_hash_prefix("resnet18-f37072fd.pth") == "f37072fd"

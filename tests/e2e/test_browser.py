@@ -1,7 +1,8 @@
 """Real browser (Playwright + Debian chromium) against `streamlit run Home.py`.
 
 Opens every page in core.navigation, waits for its script to finish, and fails on any exception
-box. Screenshots go to $CNNLAB_SCREENSHOTS (default: a temp dir) for a human to look at.
+box. Screenshots go to $CNNLAB_SCREENSHOTS (default: a temp dir) for a human to look at. The fresh-server
+checks (sidebar from first paint on, deep link as the first request) are in test_cold_start.py.
 """
 import os
 import tempfile
@@ -51,20 +52,6 @@ def test_every_page_opens_without_exception(browser_page, spec):
     assert_no_exception(page, spec.title)
     assert "Page not found" not in page.locator("body").inner_text(), "direct link did not resolve"
     assert page.locator('[data-testid="stMain"]').inner_text().strip(), "page rendered nothing"
-
-
-def test_direct_link_on_a_fresh_server_goes_through_the_router(browser):
-    """The first request a new server gets is a deep link: it must still get Home.py's navigation."""
-    target = next(p for p in PAGES if p.script)
-    with AppServer() as server:
-        page = browser.new_page()
-        page.goto(f"{server.url}/{target.url_path}")
-        wait_until_idle(page)
-        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-        body = page.locator("body").inner_text()
-        page.close()
-    assert target.section in nav and target.title in nav
-    assert "Page not found" not in body
 
 
 def test_home_bad_upload_shows_error_not_traceback(browser_page, tmp_path):
