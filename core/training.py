@@ -114,19 +114,14 @@ def fit(
     return hist
 
 
-def localisation_loss(maps: torch.Tensor, cover: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """For every class present, the cross-entropy between its spatial softmax and the share of the
-    class's pixels in each cell: its map is pulled onto the whole object, peak and extent (a map that
-    only peaks on the object's middle still pays for the rest). maps (N, C, h, w) logits, cover
-    (N, C, h, w) in [0, 1], targets (N, C) 0/1."""
+def localisation_loss(maps: torch.Tensor, cells: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """For every class present, minus the log of the share of its spatial softmax that falls on cells
+    holding that class: the peak of its map is pulled onto the object. maps (N, C, h, w) logits,
+    cells (N, C, h, w) bool, targets (N, C) 0/1."""
     logp = maps.flatten(2).log_softmax(-1)
-    weight = cover.flatten(2)
-    total = weight.sum(-1)
-    present = (targets > 0) & (total > 0)
-    if not present.any():
-        return maps.sum() * 0
-    ce = -(weight * logp).sum(-1) / total.clamp_min(1e-6)
-    return ce[present].mean()
+    on = logp.masked_fill(~cells.flatten(2), float("-inf")).logsumexp(-1)
+    present = (targets > 0) & cells.flatten(2).any(-1)
+    return -on[present].mean() if present.any() else maps.sum() * 0
 
 
 def fit_multilabel(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, epochs: int, lr: float,
@@ -158,9 +153,9 @@ def fit_multilabel(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, 
                 lb = torch.where(flips.view(-1, 1, 1), lb.flip(2), lb)
                 maps = model.class_maps(xb)
                 onehot = (lb[:, None] == torch.arange(n_classes).view(1, -1, 1, 1)).float()
-                cover = nn.functional.adaptive_avg_pool2d(onehot, maps.shape[-2:])
+                cells = nn.functional.adaptive_max_pool2d(onehot, maps.shape[-2:]) > 0
                 loss = (nn.functional.binary_cross_entropy_with_logits(maps.mean((2, 3)), targets[idx])
-                        + point_weight * localisation_loss(maps, cover, targets[idx]))
+                        + point_weight * localisation_loss(maps, cells, targets[idx]))
             else:
                 loss = nn.functional.binary_cross_entropy_with_logits(model(xb), targets[idx])
             total += loop.step(loss) * len(idx)

@@ -99,8 +99,9 @@ def write_shapes_card(key: str, model, seconds: float, temperature: float, out_d
                  "held_out_seeds": scorecard.SEEDS},
         "optimizer": f"Adam, one-cycle LR peak {recipe['lr']}, batch {recipe['batch']}, random horizontal flips; "
                      "loss: binary cross-entropy per class" + (
-                         f", plus {recipe['point_weight']} x a localisation loss on the class maps (each present "
-                         "class's spatial softmax against the share of its pixels in each cell, from the masks)"
+                         f", plus {recipe['point_weight']} x a localisation loss on the class maps (for each "
+                         "present class, minus the log of its spatial softmax's share on the cells its shapes touch, "
+                         "from the masks)"
                          if recipe["point_weight"] else ""),
         "temperature": round(temperature, 4),
         "scenes": "scene" in recipe["mix"],
