@@ -2,8 +2,6 @@
 (what autograd gives), ReLU zeroes exactly the negative pre-activations of the real feature map, and
 the dying-ReLU numbers match their curve: at bias 0 few channels are dead, Leaky ReLU has none, and a
 large negative bias zeroes most outputs and kills many channels."""
-import base64
-import json
 import re
 from functools import partial
 
@@ -11,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tests.lessons.charts import traces
 from tests.pages import apptest
 from tests.pages.apptest import texts
 
@@ -19,18 +18,9 @@ open_page = partial(apptest.open_page, PAGE)
 AUTOGRAD = {"ReLU": F.relu, "Leaky ReLU": lambda x: F.leaky_relu(x, 0.1), "GELU": F.gelu}
 
 
-def _array(values) -> np.ndarray:
-    """A trace's x or y: plotly's JSON holds numpy arrays as base64 ({"dtype", "bdata"})."""
-    if isinstance(values, dict):
-        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
-    return np.asarray(values, dtype=float)
-
-
 def _charts(at) -> list[dict[str, dict[str, np.ndarray]]]:
-    """Each plotly chart on the page as {trace name: {"x": ..., "y": ...}}."""
-    charts = [[t for t in json.loads(c.proto.spec)["data"] if t.get("type") == "scatter"]
-              for c in at.get("plotly_chart")]
-    return [{t.get("name"): {"x": _array(t["x"]), "y": _array(t["y"])} for t in traces} for traces in charts if traces]
+    """Each plotly chart's lines as {trace name: {"x": ..., "y": ...}}."""
+    return [{t.get("name"): t for t in chart} for chart in traces(at)]
 
 
 def test_the_dashed_curves_are_the_derivatives_autograd_computes():
