@@ -249,6 +249,23 @@ def session_trained_models() -> dict[str, LoadedModel]:
     return out
 
 
+def imagefolder_upload(key: str):
+    """An ImageFolder zip uploader: (source key, dataset, notes) once a valid zip is in, else None
+    (with what is accepted, or what was wrong with the file)."""
+    from core.imagefolder import ACCEPTED_ZIP, MAX_ZIP_BYTES
+
+    upload = st.file_uploader("ImageFolder zip: one folder per class", key=key, help=ACCEPTED_ZIP,
+                              max_upload_size=MAX_ZIP_BYTES // 2**20)
+    if upload is None:
+        st.info(ACCEPTED_ZIP)
+        return None
+    try:
+        return cache.uploaded_dataset(upload.getvalue(), upload.name)
+    except CNNLabError as err:
+        st.error(str(err))
+        return None
+
+
 def start_job(name: str, kind: str, work: Callable | None = None, **settings) -> None:
     """Start a job of a core.jobs kind with these settings (its key: plain data), or attach to the
     identical job another session started; this session's previous job of that name is left

@@ -10,7 +10,6 @@ import streamlit as st
 from core import cache, pipeline, recipes, tracing, transforms, ui
 from core.data import data_root, downloads_allowed
 from core.errors import CNNLabError
-from core.imagefolder import ACCEPTED_ZIP, MAX_ZIP_BYTES
 
 INTRO = """
 A CNN project is more than a model. **PyTorch** runs the maths, **torchvision** brings datasets,
@@ -92,16 +91,10 @@ def pipeline_settings() -> tuple[pipeline.PipelineSettings, object] | None:
                 return None
             cap = 50_000
         elif name == UPLOAD:
-            upload = st.file_uploader("ImageFolder zip: one folder per class", key="eco_zip", help=ACCEPTED_ZIP,
-                                      max_upload_size=MAX_ZIP_BYTES // 2**20)
-            if upload is None:
-                st.info(ACCEPTED_ZIP)
+            uploaded = ui.imagefolder_upload("eco_zip")
+            if uploaded is None:
                 return None
-            try:
-                _, dataset, notes = cache.uploaded_dataset(upload.getvalue(), upload.name)
-            except CNNLabError as err:
-                st.error(str(err))
-                return None
+            _, dataset, notes = uploaded
             for note in notes:
                 st.caption(note)
             cap = len(dataset)

@@ -11,7 +11,6 @@ from core.augment import preview
 from core.data import TORCHVISION_DATASETS
 from core.diagnosis import diagnose
 from core.errors import CNNLabError
-from core.imagefolder import ACCEPTED_ZIP, MAX_ZIP_BYTES
 from core.nets import ARCHS, build_net
 from core.executor import waiting_text
 from core.runs import TrainingRun, runs_root, wandb_ready
@@ -143,16 +142,10 @@ def data_choice():
     st.query_params["val"] = str(val_pct)
     notes: list[str] = []
     if name == UPLOAD:
-        upload = st.file_uploader("ImageFolder zip: one folder per class", key="tr_zip", help=ACCEPTED_ZIP,
-                                  max_upload_size=MAX_ZIP_BYTES // 2**20)
-        if upload is None:
-            st.info(ACCEPTED_ZIP)
+        uploaded = ui.imagefolder_upload("tr_zip")
+        if uploaded is None:
             return None
-        try:
-            source, ds, notes = cache.uploaded_dataset(upload.getvalue(), upload.name)
-        except CNNLabError as err:
-            st.error(str(err))
-            return None
+        source, ds, notes = uploaded
         cap = len(ds)
     else:
         cap = MAX_IMAGES.get(name, 20000)

@@ -10,22 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.app_server import CHROMIUM, CHROMIUM_ARGS, AppServer, wait_until_idle
+from bench.app_server import AppServer, wait_until_idle
 from core.navigation import PAGES
 from tests.inputs.images import BAD_IMAGES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SHOTS = Path(os.environ.get("CNNLAB_SCREENSHOTS") or tempfile.mkdtemp(prefix="cnnlab-shots-"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    assert Path(CHROMIUM).exists(), "Debian chromium is required: apt-get install -y chromium"
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

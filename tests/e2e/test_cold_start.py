@@ -14,7 +14,7 @@ import pytest
 from bench import probes
 from bench.app_server import AppServer, wait_until_idle
 from core.navigation import PAGES
-from tests.e2e.test_browser import SHOTS, assert_no_exception, browser  # noqa: F401  (the shared fixture)
+from tests.e2e.test_browser import SHOTS, assert_no_exception
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TITLES = {p.title for p in PAGES}

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.app_server import CHROMIUM, CHROMIUM_ARGS, wait_until_idle
+from bench.app_server import wait_until_idle
 from deploy.workshop import Workshop, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -53,16 +53,6 @@ def workshop():
         pytest.skip("needs Debian's nginx at /usr/sbin/nginx (apt-get install -y nginx; `make test` installs it)")
     with Workshop(replicas=2, port=free_port()) as w:
         yield w
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    assert Path(CHROMIUM).exists(), "Debian chromium is required: apt-get install -y chromium"
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_sessions(browser, w: Workshop) -> dict[str, list[Session]]:

@@ -4,19 +4,10 @@ import torch
 from core import transforms
 from core.images import sample_photo
 from core.models import load_model
+from tests.core.test_tracing import _hooked_outputs
 from tests.pages.apptest import captions, open_page, texts
 
 PAGE = "pages/ecosystem.py"
-
-
-def _hooked_outputs(model, x) -> int:
-    seen = []
-    handles = [m.register_forward_hook(lambda *_: seen.append(1)) for n, m in model.named_modules() if n]
-    with torch.no_grad():
-        model(x)
-    for h in handles:
-        h.remove()
-    return len(seen)
 
 
 def test_default_view_teaches_what_its_text_says():

@@ -46,23 +46,31 @@ def test_with_imagenet_weights_cached_home_opens_on_resnet18_and_the_cat(tmp_pat
     assert not any("random weights" in w for w in texts(at.warning))
 
 
-def test_online_home_downloads_resnet18_with_progress_and_opens_on_the_cat(tmp_path, monkeypatch):
-    """The real download path, against a local server serving a fabricated checkpoint."""
+def _open_with_mirror(tmp_path, monkeypatch, name: str, served: bytes):
+    """Home on a fresh server whose only weights source is a local mirror serving ``served`` as ResNet-18."""
     from core import weights
     from tests.inputs import weights_server
 
-    name, body, _ = weights_server.resnet18_checkpoint()
     httpd, base = weights_server.start()
-    weights_server.Handler.files[name] = body
+    weights_server.Handler.files[name] = served
     monkeypatch.setenv("CNNLAB_OFFLINE", "0")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setenv(weights.MIRROR_ENV, base)
     monkeypatch.setattr(weights, "file_name", lambda key: name if key == "resnet18" else key)
     monkeypatch.setattr(weights, "_downloads", {})
     try:
-        at = open_page()
+        return open_page()
     finally:
         httpd.shutdown()
+
+
+def test_online_home_downloads_resnet18_with_progress_and_opens_on_the_cat(tmp_path, monkeypatch):
+    """The real download path, against a local server serving a fabricated checkpoint."""
+    from core import weights
+    from tests.inputs import weights_server
+
+    name, body, _ = weights_server.resnet18_checkpoint()
+    at = _open_with_mirror(tmp_path, monkeypatch, name, body)
     assert not at.exception and not at.error and not at.warning
     assert at.query_params["model"] == "resnet18" and at.query_params["photo"] == "Cat (chelsea)"
     assert any(c.startswith(f"Downloaded {name}") for c in texts(at.caption))
@@ -70,21 +78,10 @@ def test_online_home_downloads_resnet18_with_progress_and_opens_on_the_cat(tmp_p
 
 
 def test_a_broken_download_falls_back_to_the_shipped_model_with_a_message(tmp_path, monkeypatch):
-    from core import weights
     from tests.inputs import weights_server
 
     name, body, _ = weights_server.resnet18_checkpoint()
-    httpd, base = weights_server.start()
-    weights_server.Handler.files[name] = body[:-10] + b"0123456789"  # damaged on the way
-    monkeypatch.setenv("CNNLAB_OFFLINE", "0")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setenv(weights.MIRROR_ENV, base)
-    monkeypatch.setattr(weights, "file_name", lambda key: name if key == "resnet18" else key)
-    monkeypatch.setattr(weights, "_downloads", {})
-    try:
-        at = open_page()
-    finally:
-        httpd.shutdown()
+    at = _open_with_mirror(tmp_path, monkeypatch, name, body[:-10] + b"0123456789")  # damaged on the way
     assert not at.exception and not at.error
     assert any("damaged or not the published file" in w for w in texts(at.warning))
     assert at.query_params["model"] == "shapesnet" and at.query_params["source"] == "Synthetic shapes"
