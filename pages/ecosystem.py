@@ -116,7 +116,7 @@ def pipeline_settings() -> tuple[pipeline.PipelineSettings, object] | None:
         seed = st.number_input("Seed", 0, 10_000, 0, key="eco_seed")
     source = recipes.UPLOAD if name == UPLOAD else name
     settings = pipeline.PipelineSettings(source, int(limit), arch, epochs, batch, lr, int(seed), 0.2, cam_images,
-                                         wandb, export, upload.name if name == UPLOAD else "")
+                                         wandb, export, dataset.name.removeprefix("Uploaded ") if name == UPLOAD else "")
     try:
         settings.validate()
     except CNNLabError as err:
