@@ -79,11 +79,11 @@ def case_convolution(folder: Path) -> dict:
 
 def case_interpretability(folder: Path, method: str = "Grad-CAM") -> dict:
     from core import cams, explain, recipes
-    from core.data import shapes_scene
+    from core.scenes import lesson_scene
     from core.models import ASSETS, load_model, preprocess
 
     loaded = load_model("shapesnet")
-    photo = shapes_scene(seed=5)
+    photo = lesson_scene(seed=5).image
     x = preprocess(photo, loaded.spec)
     layer, target = "features.block3", 2
     heat = (cams.torchcam_map(loaded, x, method, layer, target) if method in cams.TORCHCAM_METHODS
@@ -119,7 +119,7 @@ CASES = (case_pipeline, case_training, case_convolution, case_interpretability, 
 def ecosystem() -> None:
     from bench.__main__ import emit
     from core import cams, explain, pipeline
-    from core.data import shapes_scene
+    from core.scenes import lesson_scene
     from core.images import sample_photo
     from core.models import load_model, preprocess
 
@@ -136,7 +136,7 @@ def ecosystem() -> None:
     lowest = 1.0
     for key, layers in (("shapesnet", ("features.block4", "features.block3")), ("resnet18", ("layer4", "layer3"))):
         loaded = load_model(key)
-        for photo in (sample_photo("Cat (chelsea)"), shapes_scene(seed=3)):
+        for photo in (sample_photo("Cat (chelsea)"), lesson_scene(seed=3).image):
             x = preprocess(photo, loaded.spec)
             target = int(loaded.model(x).argmax())
             lowest = min([lowest] + [cams.agreement(loaded, x, layer, target).correlation for layer in layers])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from core import data, models, shortcut, style, temporal, transfer
+from core import data, models, scenes, shortcut, style, temporal, transfer
 from core.data import make_shapes
 from core.nets import build_net
 from core.runs import TrainingRun
@@ -34,7 +34,7 @@ def random_vgg19():
 
 @functools.cache
 def photo():
-    return data.shapes_scene(seed=0)
+    return scenes.lesson_scene(seed=0).image
 
 
 @functools.cache

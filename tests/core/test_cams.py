@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core import cams
-from core.data import shapes_scene
+from core.scenes import lesson_scene
 from core.errors import CNNLabError
 from core.images import sample_photo
 from core.models import load_model, preprocess
@@ -30,7 +30,7 @@ def _untouched(loaded) -> bool:
                                        ("resnet18", "layer4")])
 def test_pytorch_grad_cam_and_torchcam_agree(key, layer):
     loaded = load_model(key)  # ResNet-18 has random weights offline: agreement is about the code, not the model
-    photos = (sample_photo("Cat (chelsea)"), shapes_scene(seed=3))
+    photos = (sample_photo("Cat (chelsea)"), lesson_scene(seed=3).image)
     for photo in photos if key == "shapesnet" else photos[:1]:  # one 224 px photo is enough for ResNet-18
         x = _x(loaded, photo)
         target = int(loaded.model(x).argmax())
@@ -47,7 +47,7 @@ def test_a_constant_map_does_not_fake_agreement():
 
 
 def test_every_torchcam_method_gives_a_map_and_restores_the_model(shapesnet):
-    x = _x(shapesnet, shapes_scene(seed=0))
+    x = _x(shapesnet, lesson_scene(seed=0).image)
     for method in cams.TORCHCAM_METHODS:
         heat = cams.torchcam_map(shapesnet, x, method, "features.block4", 3)
         assert heat.shape == (64, 64) and heat.min() == 0.0 and heat.max() == pytest.approx(1.0)
@@ -56,7 +56,7 @@ def test_every_torchcam_method_gives_a_map_and_restores_the_model(shapesnet):
 
 def test_cam_needs_a_gap_head():
     simple = load_model("simplecnn_shapes")
-    x = _x(simple, shapes_scene(seed=0))
+    x = _x(simple, lesson_scene(seed=0).image)
     why = cams.unavailable("CAM (torchcam)", simple, x, "conv2")
     assert why and "global average pooling" in why
     with pytest.raises(CNNLabError, match="global average pooling"):
@@ -71,7 +71,7 @@ def test_score_family_is_refused_where_it_would_take_minutes():
 
 
 def test_bad_layer_and_class_are_messages(shapesnet):
-    x = _x(shapesnet, shapes_scene(seed=0))
+    x = _x(shapesnet, lesson_scene(seed=0).image)
     with pytest.raises(CNNLabError, match="no layer named"):
         cams.torchcam_map(shapesnet, x, "CAM (torchcam)", "nope", 0)
     with pytest.raises(CNNLabError, match="out of range"):
@@ -82,7 +82,7 @@ def test_bad_layer_and_class_are_messages(shapesnet):
 
 def test_concurrent_sessions_get_their_own_maps(shapesnet):
     """Threads share the cached model; the lock keeps each call's hooks to itself."""
-    xs = [_x(shapesnet, shapes_scene(seed=s)) for s in range(4)]
+    xs = [_x(shapesnet, lesson_scene(seed=s).image) for s in range(4)]
     expected = [cams.torchcam_map(shapesnet, x, "SmoothGrad-CAM++ (torchcam)", "features.block4", 3) for x in xs]
     results = [None] * 4
 
