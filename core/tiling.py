@@ -135,8 +135,13 @@ def classify_tiles(loaded: LoadedModel, image: np.ndarray, tile: int, overlap: f
     return TileMap(rows, cols, tile, grid, stitched.astype(np.float16), localise, stitch)
 
 
-def map_labels(tiles: TileMap, min_conf: float = 0.5) -> np.ndarray:
-    """The stitched prediction per pixel: the best class, or BACKGROUND where no class's averaged
+# The lab's default score threshold: the best mean IoU over held-out scene seeds 1-5 (0.54; 0.42 at 0.5,
+# where a shape's edge pixels, covered only by tiles that see part of it, fall to background).
+MIN_CONF = 0.3
+
+
+def map_labels(tiles: TileMap, min_conf: float = MIN_CONF) -> np.ndarray:
+    """The stitched prediction per pixel: the best class, or BACKGROUND where no class's stitched
     score reaches ``min_conf`` (draw it with core.segmentation.mask_rgb(labels + 1))."""
     scores = tiles.pixel_scores.astype(np.float32)
     labels = scores.argmax(-1).astype(np.int64)

@@ -183,8 +183,8 @@ def tiling_lab() -> None:
     seed = int(c2.number_input("Scene seed", 0, 10_000, ui.query_number("scene", 0, 10_000, 1), key="wild_scene"))
     tile = c3.slider("Tile size (px)", 32, 256, ui.query_number("tile", 32, 256, 96), 16, key="wild_tile")
     overlap = c4.slider("Overlap", 0, 75, ui.query_number("overlap", 0, 75, 50), 25, format="%d%%", key="wild_overlap")
-    min_conf = c5.slider("Show a class from score", 0.05, 0.95, ui.query_number("conf", 0.05, 0.95, 0.5), 0.05,
-                         key="wild_minconf", help="Pixels where no class's averaged score reaches this are background.")
+    min_conf = c5.slider("Show a class from score", 0.05, 0.95, ui.query_number("conf", 0.05, 0.95, tiling.MIN_CONF), 0.05,
+                         key="wild_minconf", help="Pixels where no class's stitched score reaches this are background.")
     t1, t2 = st.columns(2)
     localise = t1.toggle("Place each tile's score with its CAM", key="wild_localise",
                          value=ui.query_choice("where", ("cam", "tile"), "cam") == "cam")

@@ -30,7 +30,7 @@ IMAGE_PAGES = {
     "conv": ("pages/convolution.py", "The same computation in PyTorch", ("conv_row", "conv_col")),
     "act": ("pages/activations.py", "channels of", ()),
     "fr": ("pages/frontiers.py", "The first row of tokens", ()),
-    "xai": ("pages/interpretability.py", "Top-5: ", ()),
+    "xai": ("pages/interpretability.py", "Pearson correlation over all pixels", ()),
     "wild_q": ("pages/wild.py", "Cosine similarity first", ()),
 }
 # The playground's cases are quick; the other pages load models, so theirs count as slow.
