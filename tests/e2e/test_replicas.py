@@ -96,7 +96,7 @@ def assert_clean(s: Session, where: str) -> None:
 def nav(sessions: list[Session], title: str) -> None:
     """Switch page through the sidebar (the same session, unlike page.goto)."""
     for s in sessions:
-        s.page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+        s.page.locator('[data-testid="stSidebar"] a', has_text=title).click()
     for s in sessions:
         wait_until_idle(s.page)
         assert_clean(s, title)

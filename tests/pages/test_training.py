@@ -165,7 +165,7 @@ def test_ten_sessions_starting_the_same_run_share_one_job_and_one_setting_makes_
         assert "Finished all 2 epochs." in texts(at.run().success)
     # Now this server has measured one: a newcomer's button says how long it takes here.
     assert re.fullmatch(r"Start training \(about \d+(\.\d)? (s|min) here, from the last run\)",
-                        open_page(**room, epochs="4").button(key="tr_start").label)
+                        open_page(**(room | {"epochs": "4"})).button(key="tr_start").label)
     other = sessions[1]
     other.select_slider(key="tr_bs").set_value(64).run()
     other.button(key="tr_start").click().run()
