@@ -1,4 +1,4 @@
-"""Retrain the models shipped in assets/models/ (seeded; under 15 minutes on 2 CPU cores).
+"""Retrain the models shipped in assets/models/ (seeded; each under 10 minutes on 2 CPU cores).
 
     python scripts/train_assets.py            # every model
     python scripts/train_assets.py shapesnet  # one
