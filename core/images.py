@@ -164,6 +164,12 @@ def sample_photo(name: str) -> np.ndarray:
     return _fit_long_side(np.ascontiguousarray(img[..., :3], dtype=np.uint8), MAX_SIDE, [])
 
 
+def is_one_colour(rgb: np.ndarray) -> bool:
+    """Every pixel the same (a 1x1 upload, a blank canvas): a picture with nothing in it to find."""
+    flat = rgb.reshape(-1, rgb.shape[-1]) if rgb.ndim == 3 else rgb.reshape(-1, 1)
+    return bool((flat == flat[0]).all())
+
+
 def resize_to(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize an RGB uint8 array to (width, height), area-averaging when shrinking."""
     h, w = rgb.shape[:2]

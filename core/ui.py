@@ -197,7 +197,14 @@ def model_picker(keys: Sequence[str], key: str, extra: dict[str, LoadedModel] | 
 
 
 def scene_caveat(loaded: LoadedModel, photo: DecodedImage) -> None:
-    """Say so when a shipped model that learned one shape per image is shown a scene of several."""
+    """Say so when a picture is one flat colour (any score on it is the model's error), or when a
+    shipped model that learned one shape per image is shown a scene of several."""
+    from core.images import is_one_colour
+
+    if is_one_colour(photo.pixels):
+        st.warning("This picture is a single colour: there is nothing in it to find, so whatever the model scores "
+                   "here is its own error (it never saw a blank picture while training). Upload a photo or a "
+                   "drawing with some structure.")
     if photo.scene is not None and loaded.card.get("scenes") is False:
         st.caption(f"{loaded.spec.label.split(' (')[0]} learned one shape per image, and with no global pooling it "
                    "has no way to find several anywhere in a picture: on a scene it is out of its depth. ShapesNet is "

@@ -281,7 +281,7 @@ def tracing_lab(pixels) -> None:
     maps = [op for op in t.compute_ops if op.thumbnail is not None]
     st.image([op.thumbnail for op in maps], caption=[op.label for op in maps], width=tracing.THUMB_PX)
     st.caption("Each 2D output's mean over channels. Orange nodes in the graph are the ones hooks miss.")
-    st.graphviz_chart(tracing.graph_dot(t), width="stretch")
+    st.graphviz_chart(tracing.graph_dot(t), width="content")  # boxes at their natural size
 
 
 main()

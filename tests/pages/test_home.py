@@ -130,3 +130,15 @@ def test_simplecnn_on_a_scene_says_it_learned_one_shape_per_image():
     assert any("learned one shape per image" in c for c in texts(at.caption))
     at = run_home()  # ShapesNet learned scenes: no such caveat
     assert not any("learned one shape per image" in c for c in texts(at.caption))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (64, 48)])
+def test_a_single_colour_picture_is_called_what_it_is(size):
+    """A blank picture holds no shape: whatever the model scores there, the page says it is an error."""
+    blank = encode(Image.new("RGB", size, (230, 20, 20)), "PNG")
+    at = upload_photo(open_page(), "home", "blank.png", blank)
+    assert not at.exception and not at.error
+    assert any("single colour" in w for w in texts(at.warning))
+    noise = upload_photo(open_page(), "home", "noise.png", encode(
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)), "PNG"))
+    assert not any("single colour" in w for w in texts(noise.warning))
