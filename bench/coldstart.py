@@ -15,11 +15,14 @@ Fresh server (offline, an empty torch hub cache: Home opens on the shipped model
 
 Class switch (both servers up at once, ResNet-18 from one fabricated checkpoint in a temp TORCH_HOME, the
 same cat photo, Grad-CAM at layer4, trials interleaved):
-  cam_class_switch_ms         Interpretability page: pick a new target class -> its overlay (caption names
-                              the class, image decoded), median of 5
+  cam_class_switch_ms         Interpretability page: pick another of the top-5 classes -> its overlay
+                              (caption names the class, image decoded), median of the 4 others
   cam_class_switch_full_ms    the same until that whole rerun has ended (grid, faithfulness, ...)
-  demo_compute_cam_ms         torchcam demo: click "Compute CAM" for a new class -> its overlay, median of 5
+  cam_class_switch_other_ms   the same for 4 classes outside the top-5 (maps not made ahead)
+  demo_compute_cam_ms         torchcam demo: click "Compute CAM" for each of those 8 classes -> its
+                              overlay, median
   cam_switch_vs_demo          cam_class_switch_ms / demo_compute_cam_ms (goal <= 0.5)
+  cam_switch_other_vs_demo    cam_class_switch_other_ms / demo_compute_cam_ms
 
 The demo is torch-cam's demo/app.py; nothing of it is kept in this repository. Give its path in
 $TORCHCAM_DEMO (a checkout of github.com/frgfm/torch-cam); without it the class-switch figures are skipped.
@@ -37,7 +40,7 @@ from bench import probes
 from bench.app_server import CHROMIUM, CHROMIUM_ARGS, AppServer, wait_until_idle
 
 SESSIONS = 10
-TRIALS = 5
+TOP_OTHERS = 4  # the top-5 classes besides the one shown first
 WAIT_MS = 900_000  # generous: on a shared, loaded 2-core machine a cold page can take minutes
 SIDEBAR_LINK = '[data-testid="stSidebar"] a'
 
@@ -129,7 +132,10 @@ def _fabricated_hub() -> str:
 
 
 def _pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in a selectbox. Its list is virtualised (only the rows in view exist), so the
+    option's name is typed first to bring it into the list."""
     page.get_by_label(label).click()
+    page.keyboard.type(option)
     page.get_by_role("option", name=option, exact=True).click()
 
 
@@ -178,9 +184,9 @@ def class_switch(chromium, emit) -> None:
             wait_until_idle(demo, WAIT_MS)
             demo.get_by_text("Choose a class").click()
             wait_until_idle(demo, WAIT_MS)
-            # Five classes from our page's list (top-5 first), skipping the one shown at first.
+            # Our list puts the top-5 first: the 4 not shown yet, then 4 classes outside it.
             ours.get_by_label("Target class (top-5 listed first)").click()
-            options = ours.get_by_role("option").all_inner_texts()[1:TRIALS + 2]
+            options = ours.get_by_role("option").all_inner_texts()[1:2 * TOP_OTHERS + 1]
             ours.keyboard.press("Escape")
             wait_until_idle(ours, WAIT_MS)
             _pick(demo, "ImageNet class", options[-1].rsplit(" (", 1)[0])  # warm-up: loads the demo's model
@@ -188,12 +194,13 @@ def class_switch(chromium, emit) -> None:
             demo.get_by_role("button", name="Compute CAM").click()
             wait_until_idle(demo, WAIT_MS)
             switch, full, computes = [], [], []
-            for option in options[:TRIALS]:
+            for option in options:
                 name = option.rsplit(" (", 1)[0]
                 ours.get_by_label("Target class (top-5 listed first)").click()
                 pick = ours.get_by_role("option", name=option, exact=True)
                 caption = f"Grad-CAM for '{name}'"
-                switch.append(probes.timed_rerun(ours, pick.click, _overlay_shown(caption), wait_script=False, timeout_ms=WAIT_MS))
+                switch.append(probes.timed_rerun(ours, pick.click, _overlay_shown(caption), wait_script=False,
+                                                 timeout_ms=WAIT_MS))
                 wait_until_idle(ours, WAIT_MS)
                 full.append(probes.last_stop_ms(ours))
                 _pick(demo, "ImageNet class", name)
@@ -202,10 +209,14 @@ def class_switch(chromium, emit) -> None:
                                                    _demo_overlay_shown(name), wait_script=False,
                                                    timeout_ms=WAIT_MS))
                 wait_until_idle(demo, WAIT_MS)
-        emit("cam_class_switch_ms", statistics.median(switch), "ms")
-        emit("cam_class_switch_full_ms", statistics.median(full), "ms")
-        emit("demo_compute_cam_ms", statistics.median(computes), "ms")
-        emit("cam_switch_vs_demo", statistics.median(switch) / statistics.median(computes), "ratio")
+        top, other, demo_ms = statistics.median(switch[:TOP_OTHERS]), statistics.median(switch[TOP_OTHERS:]), \
+            statistics.median(computes)
+        emit("cam_class_switch_ms", top, "ms")
+        emit("cam_class_switch_full_ms", statistics.median(full[:TOP_OTHERS]), "ms")
+        emit("cam_class_switch_other_ms", other, "ms")
+        emit("demo_compute_cam_ms", demo_ms, "ms")
+        emit("cam_switch_vs_demo", top / demo_ms, "ratio")
+        emit("cam_switch_other_vs_demo", other / demo_ms, "ratio")
     finally:
         ours.close()
         demo.close()

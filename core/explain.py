@@ -178,6 +178,19 @@ class CamCache:
 CAMS = CamCache()
 
 
+def prefetch(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, targets: list[int]) -> None:
+    """Make ``method``'s maps for ``targets`` ahead of time, one at a time (a batch would multiply the
+    memory a gradient pass holds). Called once a page has drawn everything, so that picking one of these
+    classes next only has to draw. Maps that cannot be made are left out; the page reports them when asked."""
+    if method not in CAM_METHODS or method in SLOW_METHODS:
+        return
+    for target in targets:
+        try:
+            CAMS.get_or_compute(loaded, x, method, layer, target)
+        except CNNLabError:
+            return
+
+
 def _to_map(attr: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) attribution -> (H, W) in [0, 1]: absolute value, max over colour channels."""
     a = attr.detach().abs().amax(1)[0].numpy()

@@ -88,6 +88,9 @@ def maps_for_a_class(photo, loaded, x, preds) -> None:
     torchcam_methods(pixels, loaded, x, target, layer)
     agreement_panel(pixels, loaded, x, target, layer)
     code_behind(pixels, loaded, target, layer)
+    # The top-5's maps by the chosen method, made after everything above is drawn: a switch to one of
+    # them only draws.
+    explain.prefetch(loaded, x, st.session_state.get("xai_method", "Grad-CAM"), layer, top)
 
 
 def answer_line(loaded, preds) -> None:

@@ -139,6 +139,21 @@ def test_cache_is_keyed_by_content(shapes_model, held_out):
     assert len(cache._items) == 2  # bounded
 
 
+def test_prefetch_makes_the_maps_a_class_switch_will_ask_for(shapes_model, held_out, monkeypatch):
+    cache = explain.CamCache()
+    monkeypatch.setattr(explain, "CAMS", cache)
+    x = preprocess(held_out.images[3], shapes_model.spec)
+    explain.prefetch(shapes_model, x, "Grad-CAM", "features.block4", [0, 2, 4])
+    assert len(cache._items) == 3
+    for target in (0, 2, 4):
+        made = cache.get_or_compute(shapes_model, x, "Grad-CAM", "features.block4", target)
+        np.testing.assert_allclose(made, explain.cam(shapes_model, x, "Grad-CAM", "features.block4", target), atol=1e-6)
+    assert len(cache._items) == 3  # every one was a hit
+    explain.prefetch(shapes_model, x, "Score-CAM", "features.block4", [0])  # slow methods wait for their button
+    explain.prefetch(shapes_model, x, "Grad-CAM", "no.such.layer", [0])  # an impossible map is left out
+    assert len(cache._items) == 3
+
+
 def test_deletion_beats_random_order_on_average(shapes_model, held_out):
     ours, random = [], []
     for img, label in zip(held_out.images[:24], held_out.labels[:24]):
