@@ -7,7 +7,10 @@ import sys
 
 import streamlit as st
 
+from core import memory
 from core.navigation import PAGES, sections
+
+memory.cap_arenas()
 
 INTRO = """
 A **convolutional neural network** (CNN) is a network built for data laid out on a grid, such as
@@ -179,4 +182,7 @@ nav = st.navigation(list(routes.values()), position="hidden")
 course_sidebar()
 if nav is not next(routes[p] for p in PAGES if p.script is None):  # Home loads PyTorch after its text
     load_pytorch_once()
-nav.run()
+try:
+    nav.run()
+finally:
+    memory.trim()

@@ -41,9 +41,10 @@ torch.set_num_threads(_available_cores())
 
 
 MODEL_SLOTS = 4  # models held at once: ResNet-50 + VGG19's features + two small ones is about 250 MB
-MODEL_TTL = "2h"  # a model still in use is then reloaded (a second or two from the disk cache)
-LAB_TTL = "1h"  # data and derived models that one lab needs (galleries, tasks, compiled and exported models)
-UPLOAD_TTL = "30m"  # what was decoded from one session's upload
+# TTLs in seconds: a string ("2h") makes Streamlit import pandas to parse it, half a second at start.
+MODEL_TTL = 2 * 3600  # a model still in use is then reloaded (a second or two from the disk cache)
+LAB_TTL = 3600  # data and derived models that one lab needs (galleries, tasks, compiled and exported models)
+UPLOAD_TTL = 30 * 60  # what was decoded from one session's upload
 STYLE_VGG19 = "vgg19 style features"  # not a registry model, but it takes a slot in the same LRU
 
 

@@ -54,7 +54,8 @@ def test_a_page_imports_only_the_heavy_libraries_it_uses(script):
 
 
 def test_home_module_level_needs_only_streamlit():
-    assert reached(ROOT / "Home.py") <= {"__future__", "sys", "streamlit", "dataclasses", "pathlib"}
+    assert reached(ROOT / "Home.py") <= {"__future__", "sys", "streamlit", "dataclasses", "pathlib", "ctypes", "threading",
+                                         "time"}
 
 
 RUN_HOME = """
@@ -73,5 +74,5 @@ def test_running_home_in_a_fresh_interpreter_loads_no_heavy_library(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert not result["exceptions"]
     assert "torch" in result["modules"], "Home ran its vision viewer"
-    loaded = {m.split(".")[0] for m in result["modules"]} & set(HEAVY)
-    assert not loaded, f"opening Home imported {sorted(loaded)}"
+    loaded = {m.split(".")[0] for m in result["modules"]} & {*HEAVY, "pandas"}  # pandas: half a second, and
+    assert not loaded, f"opening Home imported {sorted(loaded)}"  # what a string cache TTL ("2h") imports
