@@ -75,7 +75,7 @@ def vision_viewer(photo, loaded) -> None:
     photo_col, pred_col = st.columns(2)
     with photo_col:
         st.image(pixels, caption=f"Your photo, {pixels.shape[1]}x{pixels.shape[0]}. "
-                 f"The model sees it resized to {size}x{size}.", width="stretch")
+                 f"The model sees it resized to {size}x{size}.", width=ui.fit_width(pixels))
     with pred_col:
         predictions(loaded, preds)
         ui.scene_caveat(loaded, photo)
@@ -117,6 +117,7 @@ def predictions(loaded, preds: list[tuple[str, float]]) -> None:
 
 @st.fragment
 def layer_explorer(maps, pixels, model_key: str) -> None:
+    from core import ui
     from core.features import strongest_channels
     from core.viz import COLORMAPS, channel_grid, overlay
 
@@ -136,7 +137,8 @@ def layer_explorer(maps, pixels, model_key: str) -> None:
                                format_func=lambda i: f"channel {i}")
         alpha = st.slider("Blend (0 = photo, 1 = feature map)", 0.0, 1.0, 0.5, 0.05, key="home_alpha")
         st.image(overlay(pixels, fmap[channel].numpy(), alpha, cmap if cmap != "gray" else "jet"),
-                 caption=f"{layer}, channel {channel}, upsampled from {h}x{w} onto the photo.", width="stretch")
+                 caption=f"{layer}, channel {channel}, upsampled from {h}x{w} onto the photo.",
+                 width=ui.fit_width(pixels))
 
 
 def _prediction_chart(preds: list[tuple[str, float]], multilabel: bool):

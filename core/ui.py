@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
@@ -88,6 +89,14 @@ def query_multi(param: str, options: Sequence[str], default: Sequence[str]) -> l
                    f"they were left out. Accepted values: {', '.join(options)}.")
     kept = [v for v in dict.fromkeys(chosen) if v in options]
     return kept or list(default)
+
+
+def fit_width(img: np.ndarray, tallest: int = 720) -> str | int:
+    """``width`` for st.image: the column's ("stretch"), except for a picture more than twice as tall as
+    wide, which gets the width that makes it at most ``tallest`` px high: stretched to a column, a 1x1024
+    strip (a 3x4000 upload, downscaled) would make the page hundreds of thousands of pixels tall."""
+    h, w = img.shape[:2]
+    return "stretch" if h <= 2 * w else max(1, round(min(h, tallest) * w / h))
 
 
 def data_slider(label: str, lo: int, hi: int, value: int, key: str, where=st, **kwargs) -> int:

@@ -118,12 +118,12 @@ def playground(image: np.ndarray, pixels: np.ndarray) -> None:
     rows, cols = conv.receptive_field(row, col, settings)
     photo_u8 = np.round(image * 255).astype(np.uint8)
     left, right = st.columns(2)
-    left.image(mark_box(photo_u8, int(rows[0]), int(cols[0]), settings.span, settings.span), width="stretch",
+    left.image(mark_box(photo_u8, int(rows[0]), int(cols[0]), settings.span, settings.span), width=ui.fit_width(photo_u8),
                caption=f"Input. The box is the {settings.span}x{settings.span} patch (rows {rows[0]}..{rows[-1]}, "
                        f"columns {cols[0]}..{cols[-1]}; negative or past the edge = padding) that output "
                        f"({row}, {col}) reads.")
     fmap, vmax = diverging(out[shown])
-    right.image(mark_box(fmap, row, col, 1, 1, (0, 0, 0)), width="stretch",
+    right.image(mark_box(fmap, row, col, 1, 1, (0, 0, 0)), width=ui.fit_width(fmap),
                 caption=f"Feature map ({names[shown]}), blue = negative, white = 0, red = positive "
                         f"(scale +/-{vmax:.3g}). The box marks output ({row}, {col}).")
     _explain_pixel(image, kernel, settings, row, col, shown, float(out[shown, row, col]))

@@ -138,7 +138,7 @@ def live_methods(pixels, loaded, x, target, layer, truth) -> None:
     if truth is not None and truth.any():
         shown = outline(shown, truth)
     big.image(shown, caption=f"{method} for '{name}'" + ("" if method == "Saliency" else f" at {layer}"),
-              width="stretch")
+              width=ui.fit_width(shown))
     if truth is not None:
         big.markdown(peak_verdict(heat, truth, name))
     big.download_button("Download overlay (PNG)", png_bytes(shown), f"{loaded.spec.key}_{method}.png",
@@ -193,10 +193,10 @@ def slow_methods(pixels, loaded, x, target, layer) -> None:
     _, score, smooth, occ = stored
     cols = st.columns(3)
     if score is not None:
-        cols[0].image(overlay(pixels, score, 0.5), caption="Score-CAM", width="stretch")
-    cols[1].image(overlay(pixels, smooth, 0.5), caption="SmoothGrad", width="stretch")
+        cols[0].image(overlay(pixels, score, 0.5), caption="Score-CAM", width=ui.fit_width(pixels))
+    cols[1].image(overlay(pixels, smooth, 0.5), caption="SmoothGrad", width=ui.fit_width(pixels))
     if occ is not None:
-        cols[2].image(overlay(pixels, np.clip(occ, 0, None), 0.5), width="stretch",
+        cols[2].image(overlay(pixels, np.clip(occ, 0, None), 0.5), width=ui.fit_width(pixels),
                       caption=f"Occlusion: drop in probability, up to {occ.max():.1%} (patch {patch}, stride {stride})")
 
 
@@ -245,8 +245,8 @@ def faithfulness(pixels, loaded, x, target, layer) -> None:
 
 def sanity_result(pixels, heat, scrambled, method: str, name: str) -> None:
     a, b = st.columns(2)
-    a.image(overlay(pixels, heat, 0.5), caption=f"{method}, trained weights", width="stretch")
-    b.image(overlay(pixels, scrambled, 0.5), caption=f"{method}, scrambled weights", width="stretch")
+    a.image(overlay(pixels, heat, 0.5), caption=f"{method}, trained weights", width=ui.fit_width(pixels))
+    b.image(overlay(pixels, scrambled, 0.5), caption=f"{method}, scrambled weights", width=ui.fit_width(pixels))
     try:
         rho = explain.rank_similarity(heat, scrambled)
     except CNNLabError as err:
@@ -327,7 +327,7 @@ def torchcam_methods(pixels, loaded, x, target, layer) -> None:
     if why:
         cols[0].info(why)
     else:
-        cols[0].image(overlay(pixels, _torchcam(loaded, x, "CAM (torchcam)", layer, target), 0.5), width="stretch",
+        cols[0].image(overlay(pixels, _torchcam(loaded, x, "CAM (torchcam)", layer, target), 0.5), width=ui.fit_width(pixels),
                       caption=f"CAM (torchcam) for '{loaded.class_names[target]}' at {layer}")
     slow = [m for m in cams.TORCHCAM_METHODS if m not in cams.LIVE]
     key = ("xai_tc", loaded.spec.key, target, layer, hashlib.blake2b(x.numpy().tobytes(), digest_size=8).hexdigest())
@@ -341,7 +341,7 @@ def torchcam_methods(pixels, loaded, x, target, layer) -> None:
             if isinstance(result, str):
                 col.info(result)
             elif result is not None:
-                col.image(overlay(pixels, result, 0.5), caption=m, width="stretch")
+                col.image(overlay(pixels, result, 0.5), caption=m, width=ui.fit_width(pixels))
 
 
 def _torchcam(loaded, x, method, layer, target):
@@ -360,8 +360,8 @@ def agreement_panel(pixels, loaded, x, target, layer) -> None:
         st.error(str(err))
         return
     a, b, c = st.columns(3)
-    a.image(overlay(pixels, agree.pytorch_grad_cam, 0.5), caption="pytorch-grad-cam GradCAM", width="stretch")
-    b.image(overlay(pixels, agree.torchcam, 0.5), caption="torchcam GradCAM", width="stretch")
+    a.image(overlay(pixels, agree.pytorch_grad_cam, 0.5), caption="pytorch-grad-cam GradCAM", width=ui.fit_width(pixels))
+    b.image(overlay(pixels, agree.torchcam, 0.5), caption="torchcam GradCAM", width=ui.fit_width(pixels))
     c.metric("Pearson correlation over all pixels", f"{agree.correlation:.4f}")
     h, w = agree.torchcam_raw.shape
     c.markdown(f"Two independent implementations, same model, layer (`{layer}`) and class: agreement is evidence "
