@@ -12,7 +12,6 @@ Elsewhere (macOS, Windows, musl) both are no-ops.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 import time
 
@@ -25,11 +24,13 @@ _state = {"tuned": False, "last_trim": 0.0}
 
 
 def _glibc():
+    """The C library already loaded into this process, if it is glibc. Not ctypes.util.find_library:
+    that runs ldconfig in a subprocess (20-45 ms here), on Home's path to its first paint."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-    except OSError:
+        libc = ctypes.CDLL(None)  # the symbols the process already has, libc's among them
+    except (OSError, TypeError):  # Windows takes no None
         return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 _LIBC = _glibc()
