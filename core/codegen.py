@@ -144,10 +144,18 @@ class Closure:
 
 
 def closure(*objs) -> Closure:
+    """A new Closure of ``objs``: the source only changes with the code, so each set is walked once
+    (a live view re-exports its script on every widget move)."""
+    imports, blocks = _closure_parts(objs)
+    return Closure(list(imports), list(blocks))
+
+
+@lru_cache(maxsize=64)
+def _closure_parts(objs: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
     c = Closure()
     for obj in objs:
         c.add(obj)
-    return c
+    return tuple(c.imports), tuple(c.blocks)
 
 
 # ---------------------------------------------------------------- scripts and notebooks

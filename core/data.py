@@ -138,9 +138,10 @@ def draw_shape(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarr
 
 
 def make_shapes(
-    n: int, *, size: int = 64, seed: int = 0, classes: tuple[str, ...] = SHAPE_CLASSES
+    n: int, *, size: int = 64, seed: int = 0, classes: tuple[str, ...] = SHAPE_CLASSES, keep_masks: bool = True
 ) -> ImageDataset:
-    """n shape images with balanced classes (label = index in classes), deterministic by seed."""
+    """n shape images with balanced classes (label = index in classes), deterministic by seed; with
+    each shape's mask unless ``keep_masks`` is False (training needs none)."""
     unknown = set(classes) - set(SHAPE_CLASSES + EXTRA_SHAPES)
     if unknown:
         raise CNNLabError(f"Unknown shape classes {sorted(unknown)}; choose from {SHAPE_CLASSES + EXTRA_SHAPES}.")
@@ -148,10 +149,11 @@ def make_shapes(
     labels = np.arange(n) % len(classes)
     rng.shuffle(labels)
     images = np.empty((n, size, size, 3), np.uint8)
-    masks = np.empty((n, size, size), bool)
+    masks = np.empty((n if keep_masks else 1, size, size), bool)
     for i, label in enumerate(labels):
-        images[i], masks[i] = draw_shape(classes[label], size, rng)
-    return ImageDataset(images, labels.astype(np.int64), tuple(classes), "Synthetic shapes", masks)
+        images[i], masks[i if keep_masks else 0] = draw_shape(classes[label], size, rng)
+    return ImageDataset(images, labels.astype(np.int64), tuple(classes), "Synthetic shapes",
+                        masks if keep_masks else None)
 
 
 TEXTURE_CLASSES = ("stripes", "checkerboard", "dots", "blotches")
@@ -225,7 +227,7 @@ def named_dataset(name: str, limit: int) -> ImageDataset:
     """A built-in training dataset by its menu name: synthetic shapes drawn to ``limit`` images,
     digits whole (a split takes the subset), a torchvision dataset's first ``limit`` images."""
     if name == "Synthetic shapes":
-        return make_shapes(limit, seed=2026)
+        return make_shapes(limit, seed=2026, keep_masks=False)
     if name == "Digits (scikit-learn)":
         return load_digits()
     return load_torchvision_dataset(name, limit=limit)

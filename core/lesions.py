@@ -36,7 +36,9 @@ MNI_T1 = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
 
 def to_grid(volume: np.ndarray, side: int = GRID) -> np.ndarray:
     """Resample a 3D volume to side^3 (trilinear) and scale its robust range to [0, 1]."""
-    v = np.nan_to_num(np.asarray(volume, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    v = np.asarray(volume, dtype=np.float32)
+    if not np.isfinite(v).all():  # the check is a fifth of nan_to_num's cost on a finite scan
+        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
     t = torch.from_numpy(np.ascontiguousarray(v))[None, None]
     out = F.interpolate(t, size=(side,) * 3, mode="trilinear", align_corners=False)[0, 0].numpy()
     hi = float(np.percentile(out, 99.5))

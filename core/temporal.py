@@ -3,6 +3,7 @@ and transposed convolution, the upsampling half of a fully convolutional network
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -127,6 +128,16 @@ class TCN(nn.Module):
         return self.out(self.body(x))
 
 
+@lru_cache(maxsize=32)
+def untrained_tcn(kernel_size: int, dilations: tuple[int, ...], causal: bool = True) -> TCN:
+    """A TCN with seed-0 random weights, in eval mode, made once per shape: the causality and
+    receptive-field checks need a network, not a trained one, and the same one on every rerun.
+    Callers must not train or modify it (it is shared)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return TCN(kernel_size, list(dilations), causal=causal).eval()
+
+
 def dilation_schedule(layers: int, kind: str) -> list[int]:
     if kind == "doubling (1, 2, 4, ...)":
         return [2 ** i for i in range(layers)]
@@ -144,8 +155,8 @@ def empirical_receptive_field(model: nn.Module, length: int, t: int) -> np.ndarr
     """Input steps with a non-zero gradient of output step t: what output t really depends on."""
     x = torch.randn(1, 1, length, requires_grad=True)
     model.eval()
-    model(x)[0, 0, t].backward()
-    return np.flatnonzero(x.grad[0, 0].abs().numpy() > 0)
+    (grad,) = torch.autograd.grad(model(x)[0, 0, t], x)  # the input's gradient only: the model may be shared
+    return np.flatnonzero(grad[0, 0].abs().numpy() > 0)
 
 
 def dependency_tree(kernel_size: int, dilations: list[int], t: int) -> list[list[int]]:
@@ -156,6 +167,20 @@ def dependency_tree(kernel_size: int, dilations: list[int], t: int) -> list[list
         below = sorted({s - j * d for s in levels[-1] for j in range(kernel_size) if s - j * d >= 0})
         levels.append(below)
     return levels[::-1]
+
+
+def tree_edges(kernel_size: int, dilations: list[int], tree: list[list[int]]) -> tuple[list, list]:
+    """The dependency tree's edges as one polyline (x = time step, y = level, None between edges):
+    each step of level l reads kernel_size steps of level l-1, dilations[l-1] apart."""
+    xs, ys = [], []
+    for level in range(1, len(tree)):
+        d = dilations[level - 1]
+        for s in tree[level]:
+            for j in range(kernel_size):
+                if s - j * d >= 0:
+                    xs += [s, s - j * d, None]
+                    ys += [level, level - 1, None]
+    return xs, ys
 
 
 def perturbation_effect(model: nn.Module, signal: np.ndarray, t: int, bump: float = 1.0) -> np.ndarray:
@@ -210,6 +235,7 @@ class Transposed:
 
 
 # ---------------------------------------------------------------- cost of one layer in 1D, 2D and 3D
+@lru_cache(maxsize=16)
 def conv_cost(dims: int, c_in: int = 16, c_out: int = 32, side: int = 32, kernel: int = 3) -> tuple[int, int]:
     """(parameters, MACs) of one conv layer with a kernel^dims window on a side^dims input,
     counted by torch's FlopCounterMode on the meta device."""

@@ -502,12 +502,9 @@ class Trainer:
             obs.on_epoch(self, snap)
 
 
-def split_dataset(ds: ImageDataset, *, size: int, val_fraction: float, limit: int | None,
-                  seed: int) -> tuple[Split, Split, torch.Tensor, torch.Tensor, list[str]]:
-    """A seeded (stratified where possible) train/validation split at size x size, in [0, 1], with the
-    training split's per-channel mean and std for normalisation; and notes for the user."""
-    from sklearn.model_selection import train_test_split
-
+def _split_plan(ds: ImageDataset, val_fraction: float, limit: int | None, seed: int):
+    """The images a split uses, its validation count, the labels to stratify by (None: a random split)
+    and notes for the user; raises CNNLabError when the images cannot make both splits."""
     notes: list[str] = []
     idx = np.random.default_rng(seed).permutation(len(ds))[:limit]
     labels = ds.labels[idx]
@@ -518,6 +515,32 @@ def split_dataset(ds: ImageDataset, *, size: int, val_fraction: float, limit: in
     stratify = labels if counts[counts > 0].min() >= 2 and n_val >= (counts > 0).sum() else None
     if stratify is None:
         notes.append("Some classes have too few images for a stratified split, so the split is purely random.")
+    return idx, n_val, stratify, notes
+
+
+def split_counts(ds: ImageDataset, *, val_fraction: float, limit: int | None, seed: int) -> tuple[int, int, list[str]]:
+    """(training images, validation images, notes) of the split ``split_dataset`` would make, without
+    making it: a page can describe the run before anyone starts it and the resized copy exists."""
+    idx, n_val, _, notes = _split_plan(ds, val_fraction, limit, seed)
+    return len(idx) - n_val, n_val, notes
+
+
+def sample_images(ds: ImageDataset, n: int, *, size: int, limit: int | None, seed: int) -> torch.Tensor:
+    """The first n images of the subset a split with this seed and limit draws from, as split_dataset
+    resizes them (float NCHW in [0, 1]): enough for a preview, without making the split."""
+    idx = np.random.default_rng(seed).permutation(len(ds))[:limit][:n]
+    one = ImageDataset(ds.images[idx], ds.labels[idx], ds.class_names, ds.name)
+    return dataset_tensor(one, size, (0.0,) * ds.images.shape[3], (1.0,) * ds.images.shape[3])
+
+
+def split_dataset(ds: ImageDataset, *, size: int, val_fraction: float, limit: int | None,
+                  seed: int) -> tuple[Split, Split, torch.Tensor, torch.Tensor, list[str]]:
+    """A seeded (stratified where possible) train/validation split at size x size, in [0, 1], with the
+    training split's per-channel mean and std for normalisation; and notes for the user."""
+    from sklearn.model_selection import train_test_split
+
+    idx, n_val, stratify, notes = _split_plan(ds, val_fraction, limit, seed)
+    labels = ds.labels[idx]
     tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=stratify)
     x = dataset_tensor(ImageDataset(ds.images[np.concatenate([tr, va])], labels[:0], ds.class_names, ds.name),
                        size, (0.0,) * ds.images.shape[3], (1.0,) * ds.images.shape[3])

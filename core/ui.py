@@ -1,7 +1,8 @@
 """Shared Streamlit widgets: validated URL parameters, the image picker, the model picker, quizzes."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import streamlit as st
@@ -15,6 +16,7 @@ from core.errors import CNNLabError
 from core.images import ACCEPTED_EXTENSIONS, ACCEPTED_TEXT, SAMPLE_PHOTOS, DecodedImage, decode_image
 from core.models import REGISTRY, LoadedModel
 
+T = TypeVar("T")
 PHOTO_SOURCES = ("Sample photo", "Synthetic shapes", "Upload", "Camera")
 
 
@@ -97,6 +99,19 @@ def fit_width(img: np.ndarray, tallest: int = 720) -> str | int:
     strip (a 3x4000 upload, downscaled) would make the page hundreds of thousands of pixels tall."""
     h, w = img.shape[:2]
     return "stretch" if h <= 2 * w else max(1, round(min(h, tallest) * w / h))
+
+
+def session_memo(name: str, key: Hashable, build: Callable[[], T]) -> T:
+    """``build()``'s value, kept in this session while ``key`` stays the same (one value per name).
+
+    For work a live widget's rerun would repeat although its inputs did not change (a slice move does
+    not change the volume the 3D CNN reads). Keyed by the inputs' description rather than their
+    content, which st.cache_data would have to hash (tens of ms for a scan)."""
+    slot = st.session_state.get(f"_memo_{name}")
+    if slot is None or slot[0] != key:
+        slot = (key, build())
+        st.session_state[f"_memo_{name}"] = slot
+    return slot[1]
 
 
 def data_slider(label: str, lo: int, hi: int, value: int, key: str, where=st, **kwargs) -> int:

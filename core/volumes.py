@@ -144,13 +144,20 @@ def _from_image(img, name: str) -> Volume:
 class FrameStats:
     robust: tuple[float, float]  # 2nd-98th percentile window
     full: tuple[float, float]  # finite minimum and maximum
-    sample: np.ndarray  # up to ~200k finite voxels, for the histogram
+    counts: np.ndarray  # histogram of the finite voxels (HIST_BINS bins over `full`)
+    edges: np.ndarray  # its HIST_BINS + 1 bin edges
+
+
+HIST_BINS = 120
 
 
 def frame_stats(data: np.ndarray) -> FrameStats:
     finite = data[np.isfinite(data)]
     full = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    return FrameStats(_robust(finite), full, finite[:: max(1, finite.size // 200_000)])
+    # Binned here, once per frame: sending the voxels to the browser to bin would cost every slider move.
+    counts, edges = np.histogram(finite[:: max(1, finite.size // 1_000_000)], HIST_BINS,
+                                 range=full if full[1] > full[0] else (full[0] - 0.5, full[0] + 0.5))
+    return FrameStats(_robust(finite), full, counts, edges)
 
 
 def robust_window(data: np.ndarray, lo_pct: float = 2, hi_pct: float = 98) -> tuple[float, float]:

@@ -41,6 +41,17 @@ def main() -> None:
 def curves_view() -> None:
     chosen = st.multiselect("Activations", NAMES, ui.query_multi("acts", NAMES, ["ReLU", "Leaky ReLU", "GELU"]),
                             key="act_names")
+    st.query_params["acts"] = ",".join(chosen)
+    curves_chart(chosen)
+    for name in chosen:
+        a = act.ACTIVATIONS[name]
+        st.markdown(f"**{name}**: ${a.formula}$, derivative ${a.derivative_formula}$. {a.note}")
+
+
+@st.fragment
+def curves_chart(chosen: list[str]) -> None:
+    """The sliders and the chart they drive, as their own fragment: a slider move redraws only these,
+    not the picker and the formulas above and below."""
     lo_col, slope_col, alpha_col = st.columns(3)
     lo, hi = lo_col.slider("Input range", -10.0, 10.0, (ui.query_number("lo", -10, 0, -5.0),
                                                         ui.query_number("hi", 0.5, 10, 5.0)), 0.5, key="act_range")
@@ -48,7 +59,7 @@ def curves_view() -> None:
                              key="act_slope")
     alpha = alpha_col.slider("ELU alpha", 0.1, 3.0, ui.query_number("alpha", 0.1, 3, 1.0), 0.1, key="act_alpha")
     show_grad = st.toggle("Overlay derivatives (dashed)", True, key="act_grad")
-    st.query_params.update(acts=",".join(chosen), lo=f"{lo:g}", hi=f"{hi:g}", slope=f"{slope:g}", alpha=f"{alpha:g}")
+    st.query_params.update(lo=f"{lo:g}", hi=f"{hi:g}", slope=f"{slope:g}", alpha=f"{alpha:g}")
     if not chosen:
         st.info("Pick at least one activation.")
         return
@@ -56,18 +67,16 @@ def curves_view() -> None:
         st.warning("The range needs a lower bound below the upper bound.")
         return
     data = act.curves(chosen, lo, hi, {"slope": slope, "alpha": alpha})
-    fig = go.Figure()
+    traces = []
     for i, name in enumerate(chosen):
         y, dy = data[name]
         color = f"hsl({i * 360 // len(chosen)}, 65%, 45%)"
-        fig.add_scatter(x=data["x"], y=y, name=name, line=dict(color=color, width=3))
+        traces.append(go.Scatter(x=data["x"], y=y, name=name, line=dict(color=color, width=3)))
         if show_grad:
-            fig.add_scatter(x=data["x"], y=dy, name=f"{name}'", line=dict(color=color, dash="dash"))
-    fig.update_layout(height=420, xaxis_title="x", yaxis_title="f(x), f'(x)", margin=dict(t=20))
-    st.plotly_chart(fig, width="stretch")
-    for name in chosen:
-        a = act.ACTIVATIONS[name]
-        st.markdown(f"**{name}**: ${a.formula}$, derivative ${a.derivative_formula}$. {a.note}")
+            traces.append(go.Scatter(x=data["x"], y=dy, name=f"{name}'", line=dict(color=color, dash="dash")))
+    # One constructor call: add_scatter and update_layout each re-validate the figure on every move.
+    st.plotly_chart(go.Figure(traces, layout=dict(height=420, xaxis_title="x", yaxis_title="f(x), f'(x)",
+                                                  margin=dict(t=20))), width="stretch")
 
 
 @st.fragment

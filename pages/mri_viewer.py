@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import cache, lesions, temporal, ui, volumes
 from core.errors import CNNLabError
+from core.viz import png_bytes
 
 INTRO = """
 A brain scan is a 3D grid of *voxels*. Here you can move through one the way a radiologist does:
@@ -97,8 +98,11 @@ def viewer(vol: volumes.Volume, vol_id: str) -> None:
     st.query_params.update(x=str(i), y=str(j), z=str(k), t=str(frame))
     st.session_state["mri_link_volume"] = vol_id  # the URL's crosshair now describes this volume
     ijk = (i, j, k)
-    data, mask = _with_lesion(data, vol_id, ijk, lo, hi)
-    heat, alpha, threshold = cnn_panel(data, mask, vol_id, ijk)
+    data, mask, lesion = _with_lesion(data, vol_id, ijk, lo, hi)
+    # What the 3D CNN reads changes with the volume, frame and lesion, not with a slice move.
+    scan = (vol_id, frame, lesion)
+    heat, alpha, threshold = cnn_panel(ui.session_memo("mri_grid", scan, lambda: lesions.to_grid(data)), mask,
+                                       vol_id, ijk, data.shape)
     cols = st.columns(3)
     for col, plane in zip(cols, volumes.PLANES):
         index = ijk[volumes.PLANE_AXIS[plane]]
@@ -110,14 +114,18 @@ def viewer(vol: volumes.Volume, vol_id: str) -> None:
     value = data[ijk]
     st.markdown(f"Crosshair voxel **({i}, {j}, {k})**, world **({x:.1f}, {y:.1f}, {z:.1f}) mm**, intensity "
                 f"**{value:.4g}**. Window {lo:.4g} to {hi:.4g}.")
-    histogram(stats.sample, lo, hi)
+    st.plotly_chart(ui.session_memo("mri_hist", (vol_id, frame, lo, hi), lambda: histogram(stats, lo, hi)),
+                    width="stretch")
     cost_panel()
     plane = st.radio("Slice montage of", volumes.PLANES, horizontal=True, key="mri_montage")
-    st.image(volumes.montage(data, plane, lo, hi), caption=f"12 {plane} slices, windowed as above", width="stretch")
+    montage = ui.session_memo("mri_montage", (scan, plane, lo, hi),
+                              lambda: png_bytes(volumes.montage(data, plane, lo, hi)))
+    st.image(montage, caption=f"12 {plane} slices, windowed as above", width="stretch")
 
 
 def _with_lesion(data: np.ndarray, vol_id: str, ijk: tuple[int, int, int], lo: float, hi: float):
-    """The frame with the user's synthetic lesion added (if any), and the lesion's mask."""
+    """The frame with the user's synthetic lesion added (if any), the lesion's mask, and what describes
+    the lesion (None without one)."""
     st.subheader("A 3D CNN looks for lesions")
     st.warning("The model below was trained on synthetic lesions inserted into a brain template. It is a "
                "teaching demo of 3D convolution and 3D Grad-CAM, **not a diagnostic tool**.")
@@ -138,9 +146,9 @@ def _with_lesion(data: np.ndarray, vol_id: str, ijk: tuple[int, int, int], lo: f
         st.session_state.pop(state_key, None)
     center = st.session_state.get(state_key)
     if center is None:
-        return data, None
+        return data, None, None
     st.caption(f"Synthetic lesion at voxel {center}, radius {radius}, intensity {contrast:+.2f} of the window.")
-    return lesions.insert_lesion(data, center, radius, contrast * (hi - lo))
+    return *lesions.insert_lesion(data, center, radius, contrast * (hi - lo)), (center, radius, contrast * (hi - lo))
 
 
 def _jump(vol_id: str, target: tuple[int, int, int], shape: tuple[int, ...]) -> None:
@@ -149,13 +157,13 @@ def _jump(vol_id: str, target: tuple[int, int, int], shape: tuple[int, ...]) -> 
             st.session_state[f"mri_{axis}_{vol_id}"] = int(value)
 
 
-def cnn_panel(data: np.ndarray, mask: np.ndarray | None, vol_id: str, ijk) -> tuple:
+def cnn_panel(grid: np.ndarray, mask: np.ndarray | None, vol_id: str, ijk, shape: tuple[int, ...]) -> tuple:
+    """The 3D CNN's verdict on the volume (already on the model grid), and its CAM when asked."""
     try:
         model = cache.get_model("lesion3d")
     except CNNLabError as err:
         st.error(str(err))
         return None, 0.0, 0
-    grid = lesions.to_grid(data)
     p_lesion = dict(cache.predict_volume(grid))[model.class_names.index("lesion")]
     p_col, o_col, t_col = st.columns(3)
     p_col.metric("P(lesion)", f"{p_lesion:.1%}", help=f"from the volume resampled to {lesions.GRID}^3")
@@ -171,14 +179,14 @@ def cnn_panel(data: np.ndarray, mask: np.ndarray | None, vol_id: str, ijk) -> tu
                       "includes the lesion masks), which is why its CAM can localise." if score >= 0.85 else
                       "The model detects lesions, but this CAM does not localise them well."))
     cam = cache.cam_volume(grid)
-    heat = lesions.upsample(cam, data.shape)
-    target = lesions.native_index(lesions.peak(cam), data.shape)
+    heat = lesions.upsample(cam, shape)
+    target = lesions.native_index(lesions.peak(cam), shape)
     line = f"The CAM's peak is at voxel {target}."
     if mask is not None:
         hit = bool(mask[target])
         line += f" 3D pointing game: **{'hit' if hit else 'miss'}** (is the peak inside the inserted lesion?)."
     st.markdown(line)
-    st.button("Jump the crosshair to the CAM's peak", key="mri_jump", on_click=_jump, args=(vol_id, target, data.shape))
+    st.button("Jump the crosshair to the CAM's peak", key="mri_jump", on_click=_jump, args=(vol_id, target, shape))
     return heat, alpha, threshold
 
 
@@ -194,12 +202,14 @@ def cost_panel() -> None:
                    f"sliding over 32 slices as well, does {rows[1]['MACs'] / rows[0]['MACs']:.0f}x the work.")
 
 
-def histogram(sample: np.ndarray, lo: float, hi: float) -> None:
-    fig = go.Figure(go.Histogram(x=sample, nbinsx=120))
-    fig.add_vrect(x0=lo, x1=hi, fillcolor="green", opacity=0.12, line_width=0)
-    fig.update_layout(height=220, margin=dict(t=10, b=10), yaxis_type="log", xaxis_title="intensity",
-                      yaxis_title="voxels (log)")
-    st.plotly_chart(fig, width="stretch")
+def histogram(stats: volumes.FrameStats, lo: float, hi: float) -> go.Figure:
+    """The frame's intensity histogram (binned once, in core) with the window shaded."""
+    centres = (stats.edges[:-1] + stats.edges[1:]) / 2
+    window = dict(type="rect", xref="x", yref="paper", x0=lo, x1=hi, y0=0, y1=1, fillcolor="green", opacity=0.12,
+                  line_width=0)
+    return go.Figure(go.Bar(x=centres, y=stats.counts, width=float(stats.edges[1] - stats.edges[0])),
+                     layout=dict(height=220, margin=dict(t=10, b=10), yaxis_type="log", xaxis_title="intensity",
+                                 yaxis_title="voxels (log)", bargap=0, shapes=[window]))
 
 
 main()

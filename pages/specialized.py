@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 from plotly.subplots import make_subplots
 
 from core import cache, csvdata, forecast, segmentation, temporal, ui
@@ -191,44 +190,40 @@ def tcn_lab() -> None:
     st.latex(rf"RF = 1 + (k-1)\sum_i d_i = 1 + {k - 1}\cdot({' + '.join(map(str, dilations))}) = {rf}")
     length = rf + 8
     t = length - 1
-    torch.manual_seed(0)
-    model = temporal.TCN(k, dilations, causal=True)
-    seen = temporal.empirical_receptive_field(model, length, t)
+    seen = temporal.empirical_receptive_field(temporal.untrained_tcn(k, tuple(dilations)), length, t)
     st.caption(f"Checked with autograd: the gradient of output step {t} is non-zero for exactly {len(seen)} input "
                f"steps ({seen.min()} to {seen.max()}).")
     tree = temporal.dependency_tree(k, dilations, t)
-    fig = go.Figure()
-    for level in range(1, len(tree)):
-        d = dilations[level - 1]
-        xs, ys = [], []
-        for s in tree[level]:
-            for j in range(k):
-                if s - j * d >= 0:
-                    xs += [s, s - j * d, None]
-                    ys += [level, level - 1, None]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#c7c7c7", width=1), hoverinfo="skip",
-                                 showlegend=False))
-    for level, steps in enumerate(tree):
-        fig.add_trace(go.Scatter(x=steps, y=[level] * len(steps), mode="markers", showlegend=False,
-                                 marker=dict(size=6 if len(steps) < 80 else 3, color="#d62728" if level else "#1f77b4"),
-                                 name="input" if level == 0 else f"layer {level} (dilation {dilations[level - 1]})"))
-    fig.update_layout(height=320, margin=dict(t=30, b=30, l=40, r=10), title=f"What output step {t} depends on",
-                      xaxis=dict(title="time step"), yaxis=dict(title="layer", tickvals=list(range(len(tree))),
-                                                                ticktext=["input"] + [f"d={d}" for d in dilations]))
+    xs, ys = temporal.tree_edges(k, dilations, tree)
+    steps = [s for level in tree for s in level]
+    level_of = [level for level, row in enumerate(tree) for _ in row]
+    names = ["input"] + [f"layer {level} (dilation {d})" for level, d in enumerate(dilations, 1)]
+    # Two traces (edges, nodes) built in one call: a trace per level and update_layout calls cost
+    # plotly's validation, and the browser a redraw per trace, on every slider move.
+    fig = go.Figure([go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#c7c7c7", width=1), hoverinfo="skip"),
+                     go.Scatter(x=steps, y=level_of, mode="markers", text=[names[lv] for lv in level_of],
+                                hovertemplate="%{text}, step %{x}<extra></extra>",
+                                marker=dict(size=[6 if len(tree[lv]) < 80 else 3 for lv in level_of],
+                                            color=["#d62728" if lv else "#1f77b4" for lv in level_of]))],
+                    layout=dict(height=320, margin=dict(t=30, b=30, l=40, r=10), showlegend=False,
+                                title=f"What output step {t} depends on", xaxis=dict(title="time step"),
+                                yaxis=dict(title="layer", tickvals=list(range(len(tree))),
+                                           ticktext=["input"] + [f"d={d}" for d in dilations])))
     st.plotly_chart(fig, width="stretch", key="tcn_tree")
     st.markdown("**Causality, tested live:** change every input *after* step t and watch which outputs move.")
     cut = st.slider("t", 5, 60, ui.query_number("t", 5, 60, 30), key="tcn_t")
     st.query_params["t"] = str(cut)
     signal = np.sin(np.arange(80) / 5).astype(np.float32)
-    torch.manual_seed(0)
-    causal = temporal.perturbation_effect(temporal.TCN(k, dilations, causal=True), signal, cut)
-    torch.manual_seed(0)
-    centred = temporal.perturbation_effect(temporal.TCN(k, dilations, causal=False), signal, cut)
+    causal = temporal.perturbation_effect(temporal.untrained_tcn(k, tuple(dilations)), signal, cut)
+    centred = temporal.perturbation_effect(temporal.untrained_tcn(k, tuple(dilations), causal=False), signal, cut)
+    line = dict(type="line", xref="x", yref="paper", x0=cut + 0.5, x1=cut + 0.5, y0=0, y1=1,
+                line=dict(dash="dot", color="grey"))
+    label = dict(xref="x", yref="paper", x=cut + 0.5, y=1, text=f"inputs changed after {cut}", showarrow=False,
+                 xanchor="left", yanchor="top")
     fig = go.Figure([go.Bar(y=causal, name="causal (left padding only)"),
-                     go.Bar(y=centred, name="centred (padding on both sides)", opacity=0.6)])
-    fig.add_vline(x=cut + 0.5, line=dict(dash="dot", color="grey"), annotation_text=f"inputs changed after {cut}")
-    fig.update_layout(height=300, barmode="overlay", margin=dict(t=30, b=30, l=40, r=10),
-                      xaxis_title="output step", yaxis_title="|change in output|")
+                     go.Bar(y=centred, name="centred (padding on both sides)", opacity=0.6)],
+                    layout=dict(height=300, barmode="overlay", margin=dict(t=30, b=30, l=40, r=10), shapes=[line],
+                                annotations=[label], xaxis_title="output step", yaxis_title="|change in output|"))
     st.plotly_chart(fig, width="stretch", key="tcn_causal")
     leaked = int((centred[:cut + 1] > 0).sum())
     st.caption(f"Causal stack: {int((causal[:cut + 1] > 0).sum())} outputs up to step {cut} changed (it cannot see "

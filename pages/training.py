@@ -14,7 +14,7 @@ from core.errors import CNNLabError
 from core.nets import ARCHS, build_net
 from core.executor import waiting_text
 from core.runs import TrainingRun, runs_root, wandb_ready
-from core.training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
+from core.training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, sample_images, split_counts
 from core.viz import filter_grid, tile
 
 INTRO = """
@@ -100,37 +100,44 @@ def setup_panel():
         return None
     source, ds, limit, val_fraction, notes = prepared
     try:
-        split = cache.training_split(source, limit, size, val_fraction, cfg.seed, _ds=ds)
+        n_train, n_val, split_notes = split_counts(ds, val_fraction=val_fraction, limit=limit, seed=cfg.seed)
     except CNNLabError as err:
         st.error(str(err))
         return None
-    train, val, mean, std, split_notes = split
+
+    def split():
+        """The resized split, made when a run starts or a checkpoint is evaluated: opening the page
+        only describes it, so it costs no memory (74 MB for the default 6,000 shapes at 32 px)."""
+        return cache.training_split(source, limit, size, val_fraction, cfg.seed, _ds=ds)[:4]
+
     for note in notes + split_notes:
         st.caption(note)
-    st.caption(f"{ds.name}: {len(train)} training and {len(val)} validation images of {len(ds.class_names)} "
+    st.caption(f"{ds.name}: {n_train} training and {n_val} validation images of {len(ds.class_names)} "
                f"classes ({', '.join(ds.class_names[:10])}{', ...' if len(ds.class_names) > 10 else ''}), "
                f"resized to {size}x{size}.")
     if cfg.augment().active:
-        with st.expander("Augmentation preview: each row is one training image, first the original", expanded=True):
-            views = preview(train.x[:6], cfg.augment(), views=6, seed=cfg.seed)
+        with st.expander("Augmentation preview: each row is one image of the chosen subset, first the original",
+                         expanded=True):
+            images = sample_images(ds, 6, size=size, limit=limit, seed=cfg.seed)
+            views = preview(images, cfg.augment(), views=6, seed=cfg.seed)
             st.image(tile(trainplots.batch_thumbnails(views.flatten(0, 1)), cols=6), width=480)
-    if cfg.batch_size > len(train):
-        st.warning(f"The batch size ({cfg.batch_size}) is larger than the {len(train)} training images, so each "
-                   f"epoch is a single batch of {len(train)}. Choose a smaller batch size for more steps per epoch.")
+    if cfg.batch_size > n_train:
+        st.warning(f"The batch size ({cfg.batch_size}) is larger than the {n_train} training images, so each "
+                   f"epoch is a single batch of {n_train}. Choose a smaller batch size for more steps per epoch.")
     log_col, wb_col, start_col = st.columns([2, 2, 1])
     tensorboard = log_col.checkbox("Write TensorBoard logs", True, key="tr_tb")
     wandb = wb_col.checkbox("Log to Weights & Biases", False, key="tr_wandb", disabled=not wandb_ready(),
                             help="Needs the wandb package and WANDB_API_KEY (or WANDB_MODE=offline) on the server.")
     # What determines the run besides its config: identical runs are trained once, for every session.
     key = {"data": {"source": source, "limit": limit, "val": val_fraction, "size": size,
-                    "channels": int(train.x.shape[1]), "classes": len(ds.class_names)},
+                    "channels": int(ds.images.shape[3]), "classes": len(ds.class_names)},
            "tensorboard": tensorboard, "wandb": wandb}
     if ui.job_button("Start training", "training", {"cfg": asdict(cfg), **key}, key="tr_start", where=start_col,
                      type="primary"):
         spec = recipes.DataSpec(recipes.UPLOAD if source.startswith("zip:") else source, limit, size, val_fraction,
                                 cfg.seed, ds.name.removeprefix("Uploaded ") if source.startswith("zip:") else "")
-        start_run(cfg, (train, val, mean, std), ds, key, spec)
-    return train, val, ds
+        start_run(cfg, split(), ds, key, spec)
+    return split, ds
 
 
 def data_choice():
@@ -389,7 +396,7 @@ def compare_runs() -> None:
 
 
 def load_checkpoint(setup) -> None:
-    train, val, ds = setup
+    split, ds = setup
     st.subheader("7. Load a checkpoint")
     upload = st.file_uploader("A checkpoint downloaded from this page (.pt)", key="tr_load",
                               help=checkpoints.ACCEPTED, max_upload_size=checkpoints.MAX_CHECKPOINT_BYTES // 2**20)
@@ -411,6 +418,7 @@ def load_checkpoint(setup) -> None:
         st.info("Its classes differ from the dataset chosen above, so it is not evaluated on it.")
         return
     try:
+        val = split()[1]
         acc = checkpoints.accuracy_on(ckpt, val)
     except CNNLabError as err:
         st.warning(str(err))

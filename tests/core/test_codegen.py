@@ -56,3 +56,10 @@ def test_closure_follows_the_live_source():
     """The conv closure is read from core.conv as it is now: its default padding appears verbatim."""
     c = codegen.closure(convolve)
     assert "def convolve(" in c.code and "F.conv2d(" in c.code and "import torch.nn.functional as F" in c.imports
+
+
+def test_a_closure_is_walked_once_and_handed_out_as_a_fresh_copy():
+    first, second = codegen.closure(convolve), codegen.closure(convolve)
+    assert first is not second and first.blocks == second.blocks and first.imports == second.imports
+    first.blocks.append("x = 1")
+    assert "x = 1" not in codegen.closure(convolve).blocks

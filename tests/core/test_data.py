@@ -82,3 +82,9 @@ def test_torchvision_dataset_present_locally_is_used(tmp_path, monkeypatch):
 def test_unknown_torchvision_dataset():
     with pytest.raises(CNNLabError, match="Unknown dataset"):
         load_torchvision_dataset("ImageNet-22k")
+
+
+def test_shapes_without_masks_are_the_same_images():
+    with_masks, without = make_shapes(40, seed=7), make_shapes(40, seed=7, keep_masks=False)
+    assert without.masks is None and with_masks.masks.shape == (40, 64, 64)
+    assert np.array_equal(with_masks.images, without.images) and np.array_equal(with_masks.labels, without.labels)

@@ -138,3 +138,25 @@ def test_grad_cam_1d_on_a_model_with_a_known_answer():
     cam = temporal.grad_cam_1d(Known(), signal, 0)
     assert int(cam.argmax()) == 100 and cam[200] == pytest.approx(0.5) and cam[50] == 0
     assert not temporal.grad_cam_1d(Known(), signal, 1).any()
+
+
+def test_untrained_tcns_are_made_once_seeded_and_leave_the_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = temporal.untrained_tcn(3, (1, 2, 4))
+    assert torch.equal(torch.rand(1), before)  # forking the RNG kept the caller's stream
+    assert temporal.untrained_tcn(3, (1, 2, 4)) is a and not a.training
+    torch.manual_seed(0)
+    fresh = temporal.TCN(3, [1, 2, 4])
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), fresh.parameters()))
+    seen = temporal.empirical_receptive_field(a, 30, 29)
+    assert len(seen) == temporal.receptive_field(3, [1, 2, 4]) and all(p.grad is None for p in a.parameters())
+
+
+def test_tree_edges_join_each_step_to_the_steps_it_reads():
+    tree = temporal.dependency_tree(2, [1, 2], 5)  # [[2, 3, 4, 5], [3, 5], [5]]
+    xs, ys = temporal.tree_edges(2, [1, 2], tree)
+    edges = {(xs[i], ys[i], xs[i + 1], ys[i + 1]) for i in range(0, len(xs), 3)}
+    assert edges == {(5, 2, 5, 1), (5, 2, 3, 1), (5, 1, 5, 0), (5, 1, 4, 0), (3, 1, 3, 0), (3, 1, 2, 0)}
+    assert xs[2::3] == [None] * (len(xs) // 3)

@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 import torch
 
 from core.data import make_shapes
+from core.errors import CNNLabError
 from core.models import REGISTRY, ShapesNet
 from core.training import accuracy, dataset_tensor, fit
 
@@ -36,3 +38,18 @@ def test_dataset_tensor_resizes_and_normalises():
     data = make_shapes(3, size=64, seed=0)
     x = dataset_tensor(data, 32, (0.5,) * 3, (0.5,) * 3)
     assert x.shape == (3, 3, 32, 32) and -1.0 <= float(x.min()) and float(x.max()) <= 1.0
+
+
+def test_split_counts_and_sample_images_describe_the_split_without_making_it():
+    from core.training import sample_images, split_counts, split_dataset
+
+    ds = make_shapes(103, seed=5)
+    train, val, _, _, notes = split_dataset(ds, size=32, val_fraction=0.25, limit=90, seed=3)
+    assert split_counts(ds, val_fraction=0.25, limit=90, seed=3) == (len(train), len(val), notes)
+    # The preview's images are the subset's first, resized exactly as the split resizes them.
+    idx = np.random.default_rng(3).permutation(103)[:4]
+    expected = dataset_tensor(type(ds)(ds.images[idx], ds.labels[idx], ds.class_names, ds.name), 32,
+                              (0.0,) * 3, (1.0,) * 3)
+    assert torch.equal(sample_images(ds, 4, size=32, limit=90, seed=3), expected)
+    with pytest.raises(CNNLabError, match="cannot make both"):
+        split_counts(ds, val_fraction=0.5, limit=1, seed=0)

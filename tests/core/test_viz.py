@@ -45,3 +45,17 @@ def test_filter_grid_maps_zero_to_grey_and_sign_to_brightness():
 
 def test_channel_grid_size():
     assert channel_grid(torch.rand(10, 4, 4), [3, 1, 2], tile_px=8).shape == (8, 3 * 8 + 4, 3)
+
+
+def test_diverging_table_matches_the_exact_blend():
+    from core.viz import diverging
+
+    a = np.random.default_rng(0).normal(size=(64, 80)).astype(np.float32)
+    rgb, vmax = diverging(a)
+    t = np.clip(a / vmax, -1, 1)[..., None]
+    white, red, blue = np.array([255, 255, 255.0]), np.array([178, 24, 43.0]), np.array([33, 102, 172.0])
+    exact = np.round(np.where(t >= 0, white + t * (red - white), white - t * (blue - white)))
+    assert vmax == float(np.abs(a).max()) and np.abs(rgb.astype(int) - exact).max() <= 1
+    ends, _ = diverging(np.array([[-2.0, 0.0, 2.0]]))
+    assert ends[0].tolist() == [[33, 102, 172], [255, 255, 255], [178, 24, 43]]
+    assert diverging(np.full((3, 3), np.nan))[0].tolist() == [[[255, 255, 255]] * 3] * 3

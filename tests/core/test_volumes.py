@@ -96,4 +96,7 @@ def test_frame_stats_are_computed_once_and_match_the_window():
     vol = volumes.load_path(volumes.sample_volumes()["functional.nii (nibabel test data, 4D)"])
     first = vol.stats(2)
     assert vol.stats(2) is first and first.robust == volumes.robust_window(vol.frame(2))
-    assert first.full == (float(vol.frame(2).min()), float(vol.frame(2).max())) and first.sample.size > 0
+    assert first.full == (float(vol.frame(2).min()), float(vol.frame(2).max()))
+    # The histogram is binned over the full range and counts every finite voxel of this small frame.
+    assert first.counts.sum() == np.isfinite(vol.frame(2)).sum() and len(first.edges) == volumes.HIST_BINS + 1
+    assert (first.edges[0], first.edges[-1]) == first.full

@@ -1,8 +1,12 @@
 """3D MRI Viewer through AppTest: samples, sliders, window, 4D, uploads, the 3D CNN and its CAM."""
+import base64
+import json
 from functools import partial
 
+import numpy as np
 import pytest
 
+from core import volumes
 from tests.inputs.volumes import BAD_VOLUMES, ODD_VOLUMES
 from tests.pages import apptest
 from tests.pages.apptest import texts
@@ -111,3 +115,33 @@ def test_a_new_volume_starts_at_its_own_centre():
 def test_the_links_frame_applies_to_the_4d_volume_it_names():
     at = open_page(sample="functional.nii (nibabel test data, 4D)", t="3")
     assert not at.exception and at.slider(key="mri_t_functional.nii (nibabel test data, 4D)").value == 3
+
+
+def test_a_slice_move_reuses_the_cnn_input_and_the_binned_histogram(monkeypatch):
+    """What does not depend on the crosshair is not redone when it moves: the volume resampled for the
+    3D CNN, the histogram (binned in core, 120 bars rather than the voxels) and the montage."""
+    from core import lesions
+
+    made = []
+    real = lesions.to_grid
+    monkeypatch.setattr(lesions, "to_grid", lambda v, *a: made.append(v.shape) or real(v, *a))
+    at = open_page()
+    assert len(made) == 1
+    hist = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"type":"bar"' in c.proto.spec)
+    assert _values(hist["data"][0]["y"]).sum() == sum(volumes.frame_stats(_sample(MNI).data).counts)
+    assert len(_values(hist["data"][0]["x"])) == volumes.HIST_BINS
+    at.slider(key=f"mri_z_{MNI}").set_value(60).run()
+    assert not at.exception and "axial 60" in views(at) and len(made) == 1
+    at.button(key="mri_insert").click().run()  # a lesion changes the volume the CNN reads
+    assert not at.exception and len(made) == 2
+
+
+def _values(encoded) -> np.ndarray:
+    """A plotly JSON array: a list, or numpy's bytes in base64 ({"dtype", "bdata"})."""
+    if isinstance(encoded, list):
+        return np.asarray(encoded)
+    return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=np.dtype(encoded["dtype"]))
+
+
+def _sample(name: str):
+    return volumes.load_path(volumes.sample_volumes()[name])

@@ -30,6 +30,21 @@ def test_default_setup_renders_and_mirrors_the_url():
     assert "Section 5 · Training CNNs" in texts(at.subheader)
 
 
+def test_opening_the_page_describes_the_split_without_making_it(monkeypatch):
+    """The resized split (74 MB at the defaults) is made by Start, not by opening the page; the counts
+    shown before match the split the run then trains on."""
+    from core import cache
+
+    made = []
+    real = cache.training_split
+    monkeypatch.setattr(cache, "training_split", lambda *a, **k: made.append(a) or real(*a, **k))
+    at = open_page(**TINY)
+    assert not at.exception and not made
+    assert any("240 training and 60 validation images" in c for c in texts(at.caption))
+    at, run = start_and_finish(at)
+    assert len(made) == 1 and (len(run.trainer.train), len(run.trainer.val)) == (240, 60)
+
+
 def test_a_tiny_run_shows_curves_timeline_diagnosis_and_artefacts():
     at, run = start_and_finish(open_page(**TINY))
     assert not at.exception and not at.error
