@@ -219,7 +219,7 @@ def tcn_lab() -> None:
     line = dict(type="line", xref="x", yref="paper", x0=cut + 0.5, x1=cut + 0.5, y0=0, y1=1,
                 line=dict(dash="dot", color="grey"))
     label = dict(xref="x", yref="paper", x=cut + 0.5, y=1, text=f"inputs changed after {cut}", showarrow=False,
-                 xanchor="left", yanchor="top")
+                 xanchor="left", yanchor="bottom")  # above the plot, clear of the bars
     fig = go.Figure([go.Bar(y=causal, name="causal (left padding only)"),
                      go.Bar(y=centred, name="centred (padding on both sides)", opacity=0.6)],
                     layout=dict(height=300, barmode="overlay", margin=dict(t=30, b=30, l=40, r=10), shapes=[line],
