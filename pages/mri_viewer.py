@@ -103,8 +103,8 @@ def viewer(vol: volumes.Volume, vol_id: str) -> None:
     scan = (vol_id, frame, lesion)
     heat, alpha, threshold = cnn_panel(ui.session_memo("mri_grid", scan, lambda: lesions.to_grid(data)), mask,
                                        vol_id, ijk, data.shape)
-    cols = st.columns(3)
-    for col, plane in zip(cols, volumes.PLANES):
+    # Views in the sliders' order (sagittal, coronal, axial, as FSLeyes lays them out), each under its slider.
+    for col, plane in zip(st.columns(3), ("sagittal", "coronal", "axial")):
         index = ijk[volumes.PLANE_AXIS[plane]]
         heat_slice = None if heat is None else volumes.plane_slice(heat, plane, index)
         view = volumes.display(volumes.window(volumes.plane_slice(data, plane, index), lo, hi), plane, vol.zooms,
@@ -129,20 +129,21 @@ def _with_lesion(data: np.ndarray, vol_id: str, ijk: tuple[int, int, int], lo: f
     st.subheader("A 3D CNN looks for lesions")
     st.warning("The model below was trained on synthetic lesions inserted into a brain template. It is a "
                "teaching demo of 3D convolution and 3D Grad-CAM, **not a diagnostic tool**.")
-    r_col, c_col, b1, b2, b3 = st.columns([2, 2, 1, 1, 1])
+    r_col, c_col = st.columns(2)
     radius = r_col.slider("Lesion radius (voxels)", 3, 30, 15, key="mri_radius")
     contrast = c_col.slider("Lesion intensity (share of the window, - = dark)", -1.0, 1.0, -0.6, 0.05,
                             key="mri_contrast")
     state_key = f"mri_lesion_{vol_id}"
     shape = data.shape
-    if b1.button("Insert at crosshair", key="mri_insert"):
+    buttons = st.container(horizontal=True)  # each button as wide as its label: none is cut off
+    if buttons.button("Insert at crosshair", key="mri_insert"):
         st.session_state[state_key] = ijk
-    if b2.button("Insert at random", key="mri_random"):
+    if buttons.button("Insert at random", key="mri_random"):
         rng = np.random.default_rng()
         _, brain = lesions.template()
         spot = np.argwhere(brain)[rng.integers(int(brain.sum()))]
         st.session_state[state_key] = lesions.native_index(tuple(int(v) for v in spot), shape)
-    if b3.button("Remove", key="mri_clear"):
+    if buttons.button("Remove", key="mri_clear"):
         st.session_state.pop(state_key, None)
     center = st.session_state.get(state_key)
     if center is None:

@@ -124,7 +124,7 @@ def setup_panel():
     if cfg.batch_size > n_train:
         st.warning(f"The batch size ({cfg.batch_size}) is larger than the {n_train} training images, so each "
                    f"epoch is a single batch of {n_train}. Choose a smaller batch size for more steps per epoch.")
-    log_col, wb_col, start_col = st.columns([2, 2, 1])
+    log_col, wb_col = st.columns(2)
     tensorboard = log_col.checkbox("Write TensorBoard logs", True, key="tr_tb")
     wandb = wb_col.checkbox("Log to Weights & Biases", False, key="tr_wandb", disabled=not wandb_ready(),
                             help="Needs the wandb package and WANDB_API_KEY (or WANDB_MODE=offline) on the server.")
@@ -132,7 +132,7 @@ def setup_panel():
     key = {"data": {"source": source, "limit": limit, "val": val_fraction, "size": size,
                     "channels": int(ds.images.shape[3]), "classes": len(ds.class_names)},
            "tensorboard": tensorboard, "wandb": wandb}
-    if ui.job_button("Start training", "training", {"cfg": asdict(cfg), **key}, key="tr_start", where=start_col,
+    if ui.job_button("Start training", "training", {"cfg": asdict(cfg), **key}, key="tr_start",
                      type="primary"):
         spec = recipes.DataSpec(recipes.UPLOAD if source.startswith("zip:") else source, limit, size, val_fraction,
                                 cfg.seed, ds.name.removeprefix("Uploaded ") if source.startswith("zip:") else "")

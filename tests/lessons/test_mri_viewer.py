@@ -24,7 +24,7 @@ def test_the_default_volume_opens_at_its_centre_with_the_files_millimetres_and_a
     data = vol.frame(0)
     centre = tuple(n // 2 for n in data.shape[:3])
     assert [c for img in at.image for c in img.captions if c.split(" ")[0] in ("sagittal", "coronal", "axial")] \
-        == [f"axial {centre[2]}", f"coronal {centre[1]}", f"sagittal {centre[0]}"]
+        == [f"sagittal {centre[0]}", f"coronal {centre[1]}", f"axial {centre[2]}"]  # each under its slider
     line = next(m for m in texts(at.markdown) if m.startswith("Crosshair voxel"))
     x, y, z = apply_affine(vol.affine, centre)
     assert line.startswith(f"Crosshair voxel **{centre}**, world **({x:.1f}, {y:.1f}, {z:.1f}) mm**, "

@@ -23,7 +23,7 @@ def views(at) -> list[str]:
 def test_template_opens_with_three_linked_views():
     at = open_page()
     assert not at.exception and not at.error
-    assert views(at) == ["axial 94", "coronal 116", "sagittal 98"]
+    assert views(at) == ["sagittal 98", "coronal 116", "axial 94"]
     at.slider(key=f"mri_x_{MNI}").set_value(60).run()
     assert not at.exception
     assert "sagittal 60" in views(at)
@@ -106,10 +106,10 @@ def test_a_new_volume_starts_at_its_own_centre():
     at.run()
     assert not at.exception and not at.error
     assert not any("The link's" in w for w in texts(at.warning))
-    assert views(at) == ["axial 5", "coronal 5", "sagittal 5"] and at.query_params["x"] == "5"
+    assert views(at) == ["sagittal 5", "coronal 5", "axial 5"] and at.query_params["x"] == "5"
     at.selectbox(key="mri_source").set_value(MNI).run()  # back to the template: the URL now describes the upload
     assert not at.exception and not any("The link's" in w for w in texts(at.warning))
-    assert views(at) == ["axial 94", "coronal 116", "sagittal 98"]
+    assert views(at) == ["sagittal 98", "coronal 116", "axial 94"]
 
 
 def test_the_links_frame_applies_to_the_4d_volume_it_names():
