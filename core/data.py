@@ -149,11 +149,12 @@ def make_shapes(
     labels = np.arange(n) % len(classes)
     rng.shuffle(labels)
     images = np.empty((n, size, size, 3), np.uint8)
-    masks = np.empty((n if keep_masks else 1, size, size), bool)
+    masks = np.empty((n, size, size), bool) if keep_masks else None
     for i, label in enumerate(labels):
-        images[i], masks[i if keep_masks else 0] = draw_shape(classes[label], size, rng)
-    return ImageDataset(images, labels.astype(np.int64), tuple(classes), "Synthetic shapes",
-                        masks if keep_masks else None)
+        images[i], mask = draw_shape(classes[label], size, rng)
+        if masks is not None:
+            masks[i] = mask
+    return ImageDataset(images, labels.astype(np.int64), tuple(classes), "Synthetic shapes", masks)
 
 
 TEXTURE_CLASSES = ("stripes", "checkerboard", "dots", "blotches")

@@ -502,11 +502,22 @@ class Trainer:
             obs.on_epoch(self, snap)
 
 
+def _subset(ds: ImageDataset, limit: int | None, seed: int) -> np.ndarray:
+    """The indices of the (at most ``limit``) images a split with this seed draws from, in its order."""
+    return np.random.default_rng(seed).permutation(len(ds))[:limit]
+
+
+def _resized(ds: ImageDataset, idx: np.ndarray, size: int) -> torch.Tensor:
+    """Those images at size x size, float NCHW in [0, 1] (not normalised)."""
+    picked = ImageDataset(ds.images[idx], ds.labels[idx], ds.class_names, ds.name)
+    return dataset_tensor(picked, size, (0.0,) * ds.images.shape[3], (1.0,) * ds.images.shape[3])
+
+
 def _split_plan(ds: ImageDataset, val_fraction: float, limit: int | None, seed: int):
     """The images a split uses, its validation count, the labels to stratify by (None: a random split)
     and notes for the user; raises CNNLabError when the images cannot make both splits."""
     notes: list[str] = []
-    idx = np.random.default_rng(seed).permutation(len(ds))[:limit]
+    idx = _subset(ds, limit, seed)
     labels = ds.labels[idx]
     n_val = max(1, round(len(idx) * val_fraction))
     if len(idx) - n_val < 1:
@@ -528,9 +539,7 @@ def split_counts(ds: ImageDataset, *, val_fraction: float, limit: int | None, se
 def sample_images(ds: ImageDataset, n: int, *, size: int, limit: int | None, seed: int) -> torch.Tensor:
     """The first n images of the subset a split with this seed and limit draws from, as split_dataset
     resizes them (float NCHW in [0, 1]): enough for a preview, without making the split."""
-    idx = np.random.default_rng(seed).permutation(len(ds))[:limit][:n]
-    one = ImageDataset(ds.images[idx], ds.labels[idx], ds.class_names, ds.name)
-    return dataset_tensor(one, size, (0.0,) * ds.images.shape[3], (1.0,) * ds.images.shape[3])
+    return _resized(ds, _subset(ds, limit, seed)[:n], size)
 
 
 def split_dataset(ds: ImageDataset, *, size: int, val_fraction: float, limit: int | None,
@@ -540,10 +549,8 @@ def split_dataset(ds: ImageDataset, *, size: int, val_fraction: float, limit: in
     from sklearn.model_selection import train_test_split
 
     idx, n_val, stratify, notes = _split_plan(ds, val_fraction, limit, seed)
-    labels = ds.labels[idx]
     tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=stratify)
-    x = dataset_tensor(ImageDataset(ds.images[np.concatenate([tr, va])], labels[:0], ds.class_names, ds.name),
-                       size, (0.0,) * ds.images.shape[3], (1.0,) * ds.images.shape[3])
+    x = _resized(ds, np.concatenate([tr, va]), size)
     train = Split(x[:len(tr)], torch.from_numpy(ds.labels[tr]))
     val = Split(x[len(tr):], torch.from_numpy(ds.labels[va]))
     mean = train.x.mean((0, 2, 3))
