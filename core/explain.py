@@ -35,6 +35,7 @@ CAM_METHODS = {
     "Score-CAM": "ScoreCAM",  # one forward pass per channel of the layer: slow, runs behind a button
 }
 SLOW_METHODS = ("Score-CAM",)
+SALIENCY = "Saliency"  # gradient saliency (Captum), cached beside the CAMs
 
 
 @contextmanager
@@ -92,8 +93,19 @@ def cam(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: i
     """A class activation map in [0, 1] at the input's resolution, via pytorch-grad-cam.
 
     Works for images (N, C, H, W) and volumes (N, C, D, H, W); the map has the input's spatial shape."""
-    if method not in CAM_METHODS:
-        raise CNNLabError(f"Unknown method {method!r}; choose from {list(CAM_METHODS)}.")
+    return cams(loaded, x, [method], layer, target)[method]
+
+
+def cams(loaded: LoadedModel, x: torch.Tensor, methods: list[str], layer: str, target: int) -> dict[str, np.ndarray]:
+    """Several methods' maps of one layer and class, as ``cam`` makes each.
+
+    pytorch-grad-cam runs a forward and a backward pass per method, yet the gradient methods and
+    Eigen-CAM all weigh the same activations and gradients. So every engine is attached at once, one
+    pass records for all of them, and each method's own ``compute_cam_per_layer`` weighs that record.
+    Score-CAM runs forward passes of its own, so it always runs alone."""
+    unknown = [m for m in methods if m not in CAM_METHODS]
+    if unknown:
+        raise CNNLabError(f"Unknown method {unknown[0]!r}; choose from {list(CAM_METHODS)}.")
     check_target(loaded, target)
     modules = dict(loaded.model.named_modules())
     if layer not in modules:
@@ -102,24 +114,52 @@ def cam(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: i
     if shape is None or len(shape) not in (4, 5) or min(shape[2:]) < 2:
         raise CNNLabError(f"Layer {layer!r} outputs {tuple(shape) if shape else 'no tensor'}, not a spatial "
                           "map (channels x height x width, or x depth for volumes); pick a convolutional layer.")
+    shared = sorted((m for m in methods if m not in SLOW_METHODS), key=lambda m: m == "Eigen-CAM")  # needs no gradients
+    runs = [shared] if shared else []
+    runs += [[m] for m in methods if m in SLOW_METHODS]
+    maps = {}
+    for run in runs:
+        maps.update(_one_pass(loaded, x, run, modules[layer], target))
+    return {m: maps[m] for m in methods}
+
+
+def _one_pass(loaded: LoadedModel, x: torch.Tensor, methods: list[str], module: nn.Module,
+              target: int) -> dict[str, np.ndarray]:
+    """``methods``' maps from one pass, made by the first method's engine (one that takes gradients,
+    unless none does)."""
     import pytorch_grad_cam
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     volume = x.dim() == 5
+    targets = [ClassifierOutputTarget(target)]
+    grey = {}
     with model_for_gradients(loaded) as model:
-        with getattr(pytorch_grad_cam, CAM_METHODS[method])(model=model, target_layers=[modules[layer]]) as engine:
-            if volume:
-                # pytorch-grad-cam 1.5.7 enlarges 3D maps with scipy's zoom, which lines up the corner
-                # voxels rather than the voxel centres: a cell's peak lands up to 1.5 voxels off at
-                # 16^3 -> 64^3. So take the map at the layer's own resolution and enlarge it here.
-                engine.get_target_width_height = lambda _x: None
-            grey = engine(input_tensor=x, targets=[ClassifierOutputTarget(target)])
-    heat = np.nan_to_num(grey[0]).astype(np.float32)
-    if volume and heat.shape != tuple(x.shape[2:]):
-        t = F.interpolate(torch.from_numpy(heat)[None, None], size=tuple(x.shape[2:]), mode="trilinear",
-                          align_corners=False)[0, 0].numpy()  # voxel centres aligned, like cv2.resize in 2D
-        heat = (t - t.min()) / (t.max() - t.min()) if t.max() > t.min() else np.zeros_like(t)
-    return heat
+        engines = {m: getattr(pytorch_grad_cam, CAM_METHODS[m])(model=model, target_layers=[module]) for m in methods}
+        try:
+            for engine in engines.values():
+                if volume:
+                    # pytorch-grad-cam 1.5.7 enlarges 3D maps with scipy's zoom, which lines up the corner
+                    # voxels rather than the voxel centres: a cell's peak lands up to 1.5 voxels off at
+                    # 16^3 -> 64^3. So take the map at the layer's own resolution and enlarge it here.
+                    engine.get_target_width_height = lambda _x: None
+            first, *others = methods
+            grey[first] = engines[first](input_tensor=x, targets=targets)  # every engine's hooks record this pass
+            for m in others:
+                engine = engines[m]
+                grey[m] = engine.aggregate_multi_layers(engine.compute_cam_per_layer(x, targets, False))
+        finally:
+            for engine in engines.values():
+                engine.activations_and_grads.release()
+    return {m: _full_size(np.nan_to_num(g[0]).astype(np.float32), x) for m, g in grey.items()}
+
+
+def _full_size(heat: np.ndarray, x: torch.Tensor) -> np.ndarray:
+    """A volume's map enlarged to the input (voxel centres aligned, like cv2.resize in 2D) and rescaled."""
+    if x.dim() != 5 or heat.shape == tuple(x.shape[2:]):
+        return heat
+    t = F.interpolate(torch.from_numpy(heat)[None, None], size=tuple(x.shape[2:]), mode="trilinear",
+                      align_corners=False)[0, 0].numpy()
+    return (t - t.min()) / (t.max() - t.min()) if t.max() > t.min() else np.zeros_like(t)
 
 
 # Per model (weakly held, so copies made for the sanity check do not pile up): (layer, input shape) -> output shape
@@ -149,7 +189,8 @@ def _layer_output_shape(loaded: LoadedModel, layer: str, x: torch.Tensor) -> tor
 
 
 class CamCache:
-    """Recent maps keyed by content (model, input bytes, method, layer, class); thread-safe LRU."""
+    """Recent maps keyed by content (model, input bytes, method, layer, class); thread-safe LRU. Holds
+    the CAM methods and "Saliency" (which has no layer)."""
 
     def __init__(self, size: int = 64):
         self.size = size
@@ -159,34 +200,43 @@ class CamCache:
     @staticmethod
     def key(model_key: str, x: torch.Tensor, method: str, layer: str, target: int) -> tuple:
         digest = hashlib.blake2b(x.detach().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
-        return model_key, tuple(x.shape), digest, method, layer, target
+        return model_key, tuple(x.shape), digest, method, None if method == SALIENCY else layer, target
 
     def get_or_compute(self, loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: int) -> np.ndarray:
-        key = self.key(loaded.spec.key, x, method, layer, target)
+        return self.get_or_compute_many(loaded, x, [method], layer, target)[method]
+
+    def get_or_compute_many(self, loaded: LoadedModel, x: torch.Tensor, methods: list[str], layer: str,
+                            target: int) -> dict[str, np.ndarray]:
+        """Every method's map; the missing CAMs are made together (``cams``: one pass for the lot)."""
+        keys = {m: self.key(loaded.spec.key, x, m, layer, target) for m in methods}
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        result = cam(loaded, x, method, layer, target)
+            found = {m: self._items[k] for m, k in keys.items() if k in self._items}
+            for m in found:
+                self._items.move_to_end(keys[m])
+        missing = [m for m in methods if m not in found]
+        made = cams(loaded, x, [m for m in missing if m != SALIENCY], layer, target) if set(missing) - {SALIENCY} else {}
+        if SALIENCY in missing:
+            made[SALIENCY] = saliency(loaded, x, target)
         with self._lock:
-            self._items[key] = result
+            for m, heat in made.items():
+                self._items[keys[m]] = heat
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return result
+        return {m: found[m] if m in found else made[m] for m in methods}
 
 
 CAMS = CamCache()
 
 
-def prefetch(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, targets: list[int]) -> None:
-    """Make ``method``'s maps for ``targets`` ahead of time, one at a time (a batch would multiply the
-    memory a gradient pass holds). Called once a page has drawn everything, so that picking one of these
-    classes next only has to draw. Maps that cannot be made are left out; the page reports them when asked."""
-    if method not in CAM_METHODS or method in SLOW_METHODS:
-        return
+def prefetch(loaded: LoadedModel, x: torch.Tensor, methods: list[str], layer: str, targets: list[int]) -> None:
+    """Make ``methods``' maps for ``targets`` ahead of time, one class at a time (a batch would multiply
+    the memory a gradient pass holds). Called once a page has drawn everything, so that picking one of
+    these classes next only has to draw. Slow methods are skipped; maps that cannot be made are left out
+    (the page reports them when asked)."""
+    methods = [m for m in methods if m not in SLOW_METHODS]
     for target in targets:
         try:
-            CAMS.get_or_compute(loaded, x, method, layer, target)
+            CAMS.get_or_compute_many(loaded, x, methods, layer, target)
         except CNNLabError:
             return
 
@@ -323,6 +373,12 @@ def cv2_resize(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(np.asarray(heat, np.float32), size, interpolation=cv2.INTER_LINEAR)
 
 
+# Random-order deletion curves by content (model, input, grid, steps, seed): every class's probability
+# at each step. The random order does not depend on the class, so a class switch only reads its column.
+_RANDOM_DELETIONS: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_RANDOM_DELETIONS_LOCK = threading.Lock()
+
+
 def deletion_curve(loaded: LoadedModel, x: torch.Tensor, heatmap: np.ndarray, target: int, grid: int = 16,
                    steps: int = 16, order: str = "saliency", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Target probability as the most salient regions are replaced by a heavily blurred copy of the
@@ -334,17 +390,35 @@ def deletion_curve(loaded: LoadedModel, x: torch.Tensor, heatmap: np.ndarray, ta
     order="random" ranks the cells at random: the baseline to beat. A faithful map makes the curve
     fall faster than the random one (smaller area under it).
     """
+    fractions = np.linspace(0, 1, steps + 1)
+    if order != "saliency":
+        key = CamCache.key(loaded.spec.key, x, "random deletion", str((grid, steps)), seed)
+        with _RANDOM_DELETIONS_LOCK:
+            probs = _RANDOM_DELETIONS.get(key)
+        if probs is None:
+            probs = _deletion_probs(loaded, x, np.random.default_rng(seed).permutation(grid * grid), grid, fractions)
+            with _RANDOM_DELETIONS_LOCK:
+                _RANDOM_DELETIONS[key] = probs
+                while len(_RANDOM_DELETIONS) > 8:
+                    _RANDOM_DELETIONS.popitem(last=False)
+        return fractions, probs[:, target]
+    import cv2
+
+    cells = cv2.resize(heatmap.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA).ravel()
+    return fractions, _deletion_probs(loaded, x, np.argsort(-cells, kind="stable"), grid, fractions)[:, target]
+
+
+def _deletion_probs(loaded: LoadedModel, x: torch.Tensor, ranking: np.ndarray, grid: int,
+                    fractions: np.ndarray) -> np.ndarray:
+    """Every class's probability (steps, classes) as the cells are blurred away in ``ranking``'s order."""
     import cv2
 
     h, w = x.shape[-2:]
     sigma = max(h, w) / 8
     blurred = torch.from_numpy(np.stack([cv2.GaussianBlur(c, (0, 0), sigma) for c in x[0].numpy()]))
-    cells = cv2.resize(heatmap.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA).ravel()
-    ranking = np.argsort(-cells, kind="stable") if order == "saliency" else np.random.default_rng(seed).permutation(grid * grid)
     rows = np.minimum(np.arange(h) * grid // h, grid - 1)
     cols = np.minimum(np.arange(w) * grid // w, grid - 1)
     cell_of_pixel = torch.from_numpy(rows[:, None] * grid + cols[None, :])
-    fractions = np.linspace(0, 1, steps + 1)
     batch = x.repeat(len(fractions), 1, 1, 1)
     for i, f in enumerate(fractions):
         removed = torch.zeros(grid * grid, dtype=torch.bool)
@@ -353,8 +427,7 @@ def deletion_curve(loaded: LoadedModel, x: torch.Tensor, heatmap: np.ndarray, ta
         batch[i][:, where] = blurred[:, where]
     with torch.no_grad():
         prob = _probability(loaded)
-        probs = torch.cat([prob(batch[i:i + 8])[:, target] for i in range(0, len(batch), 8)])
-    return fractions, probs.numpy()
+        return torch.cat([prob(batch[i:i + 8]) for i in range(0, len(batch), 8)]).numpy()
 
 
 def area_under(fractions: np.ndarray, values: np.ndarray) -> float:

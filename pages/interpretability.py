@@ -27,6 +27,7 @@ when the model's weights are scrambled, and does its peak land on the object mor
 """
 MODELS = ("shapesnet", "simplecnn_shapes", "resnet18", "mobilenet_v3_small", "efficientnet_b0", "resnet50")
 FAST = [m for m in explain.CAM_METHODS if m not in explain.SLOW_METHODS]
+LIVE = FAST + [explain.SALIENCY]  # the methods drawn side by side, made for a class in one go
 POINTING_SCENES = 150
 
 
@@ -88,9 +89,8 @@ def maps_for_a_class(photo, loaded, x, preds) -> None:
     torchcam_methods(pixels, loaded, x, target, layer)
     agreement_panel(pixels, loaded, x, target, layer)
     code_behind(pixels, loaded, target, layer)
-    # The top-5's maps by the chosen method, made after everything above is drawn: a switch to one of
-    # them only draws.
-    explain.prefetch(loaded, x, st.session_state.get("xai_method", "Grad-CAM"), layer, top)
+    # The top-5's live maps, made after everything above is drawn: a switch to one of them only draws them.
+    explain.prefetch(loaded, x, LIVE, layer, top)
 
 
 def answer_line(loaded, preds) -> None:
@@ -107,46 +107,46 @@ def answer_line(loaded, preds) -> None:
 
 
 def _cam(loaded, x, method, layer, target):
+    return _maps(loaded, x, [method], layer, target).get(method)
+
+
+def _maps(loaded, x, methods, layer, target) -> dict:
+    """The methods' maps, or {} with the reason shown."""
     try:
-        return explain.CAMS.get_or_compute(loaded, x, method, layer, target)
+        return explain.CAMS.get_or_compute_many(loaded, x, methods, layer, target)
     except CNNLabError as err:
         st.error(str(err))
-        return None
-
-
-def _heat(loaded, x, method, layer, target):
-    return explain.saliency(loaded, x, target) if method == "Saliency" else _cam(loaded, x, method, layer, target)
+        return {}
 
 
 @st.fragment
 def live_methods(pixels, loaded, x, target, layer, truth) -> None:
     st.subheader("Class activation maps and saliency")
     m_col, a_col, c_col = st.columns([2, 2, 1])
-    methods = FAST + ["Saliency"]
-    method = m_col.radio("Method", methods, horizontal=True, key="xai_method",
-                         index=methods.index(ui.query_choice("method", methods, "Grad-CAM")))
+    method = m_col.radio("Method", LIVE, horizontal=True, key="xai_method",
+                         index=LIVE.index(ui.query_choice("method", LIVE, "Grad-CAM")))
     alpha = a_col.slider("Overlay opacity", 0.0, 1.0, ui.query_number("alpha", 0.0, 1.0, 0.5), 0.05, key="xai_alpha")
     cmap = c_col.selectbox("Colormap", [c for c in COLORMAPS if c != "gray"], key="xai_cmap")
     st.query_params.update(method=method, alpha=f"{alpha:g}")
     name = loaded.class_names[target]
     big, grid = st.columns([3, 2])
     # The map that was asked for is computed and drawn first; the side-by-side grid follows.
-    heat = _heat(loaded, x, method, layer, target)
+    heat = _cam(loaded, x, method, layer, target)
     if heat is None:
         return
     shown = overlay(pixels, heat, alpha, cmap)
     if truth is not None and truth.any():
         shown = outline(shown, truth)
-    big.image(shown, caption=f"{method} for '{name}'" + ("" if method == "Saliency" else f" at {layer}"),
+    big.image(shown, caption=f"{method} for '{name}'" + ("" if method == explain.SALIENCY else f" at {layer}"),
               width=ui.fit_width(shown))
     if truth is not None:
         big.markdown(peak_verdict(heat, truth, name))
-    big.download_button("Download overlay (PNG)", png_bytes(shown), f"{loaded.spec.key}_{method}.png",
-                        "image/png", key="xai_download")
-    maps = {m: heat if m == method else _heat(loaded, x, m, layer, target) for m in methods}
-    ready = {m: h for m, h in maps.items() if h is not None}
-    thumbs = [resize_to(overlay(pixels, h, alpha, cmap), (160, 160)) for h in ready.values()]
-    grid.image(tile(thumbs, cols=3), width="stretch", caption="Side by side: " + ", ".join(ready) + ".")
+    big.download_button("Download overlay (PNG)", lambda: png_bytes(shown), f"{loaded.spec.key}_{method}.png",
+                        "image/png", key="xai_download")  # encoded when clicked, not on every move
+    ready = _maps(loaded, x, LIVE, layer, target)
+    if ready:
+        thumbs = [resize_to(overlay(pixels, h, alpha, cmap), (160, 160)) for h in ready.values()]
+        grid.image(tile(thumbs, cols=3), width="stretch", caption="Side by side: " + ", ".join(ready) + ".")
 
 
 def peak_verdict(heat: np.ndarray, truth: np.ndarray, name: str) -> str:

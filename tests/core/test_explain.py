@@ -143,15 +143,65 @@ def test_prefetch_makes_the_maps_a_class_switch_will_ask_for(shapes_model, held_
     cache = explain.CamCache()
     monkeypatch.setattr(explain, "CAMS", cache)
     x = preprocess(held_out.images[3], shapes_model.spec)
-    explain.prefetch(shapes_model, x, "Grad-CAM", "features.block4", [0, 2, 4])
-    assert len(cache._items) == 3
+    live = ["Grad-CAM", "Eigen-CAM", explain.SALIENCY]
+    explain.prefetch(shapes_model, x, live, "features.block4", [0, 2, 4])
+    assert len(cache._items) == 9
     for target in (0, 2, 4):
-        made = cache.get_or_compute(shapes_model, x, "Grad-CAM", "features.block4", target)
-        np.testing.assert_allclose(made, explain.cam(shapes_model, x, "Grad-CAM", "features.block4", target), atol=1e-6)
-    assert len(cache._items) == 3  # every one was a hit
-    explain.prefetch(shapes_model, x, "Score-CAM", "features.block4", [0])  # slow methods wait for their button
-    explain.prefetch(shapes_model, x, "Grad-CAM", "no.such.layer", [0])  # an impossible map is left out
-    assert len(cache._items) == 3
+        made = cache.get_or_compute_many(shapes_model, x, live, "features.block4", target)
+        np.testing.assert_allclose(made["Grad-CAM"], explain.cam(shapes_model, x, "Grad-CAM", "features.block4", target),
+                                   atol=1e-6)
+        np.testing.assert_allclose(made[explain.SALIENCY], explain.saliency(shapes_model, x, target), atol=1e-6)
+    assert len(cache._items) == 9  # every one was a hit
+    explain.prefetch(shapes_model, x, ["Score-CAM"], "features.block4", [0])  # slow methods wait for their button
+    explain.prefetch(shapes_model, x, ["Grad-CAM"], "no.such.layer", [0])  # an impossible map is left out
+    assert len(cache._items) == 9
+
+
+@pytest.mark.parametrize("layer", ["features.block4", "features.block2"])
+def test_maps_made_in_one_pass_equal_each_method_alone(layer, shapes_model, held_out):
+    loaded = shapes_model
+    x = preprocess(held_out.images[5], loaded.spec)
+    target = int(held_out.labels[5])
+    methods = ["Eigen-CAM", "Grad-CAM", "Grad-CAM++", "XGrad-CAM", "Layer-CAM", "Score-CAM"]
+    alone = {}
+    for m in methods:
+        import pytorch_grad_cam
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+        with explain.model_for_gradients(loaded) as model:  # the library's own call, one method at a time
+            with getattr(pytorch_grad_cam, explain.CAM_METHODS[m])(
+                    model=model, target_layers=[model.get_submodule(layer)]) as engine:
+                alone[m] = engine(input_tensor=x, targets=[ClassifierOutputTarget(target)])[0]
+    together = explain.cams(loaded, x, methods, layer, target)
+    assert list(together) == methods and _no_hooks(loaded.model)
+    for m in methods:
+        np.testing.assert_allclose(together[m], alone[m], atol=1e-5, err_msg=m)
+    assert len({round(float(together[m].std()), 6) for m in methods}) >= 4  # not one map six times
+    passes = []  # the five besides Score-CAM: one forward pass for all of them
+    handle = loaded.model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        explain.cams(loaded, x, methods[:5], layer, target)
+    finally:
+        handle.remove()
+    assert len(passes) == 1
+
+
+def test_random_order_deletion_is_made_once_for_every_class(shapes_model, held_out):
+    x = preprocess(held_out.images[7], shapes_model.spec)
+    heat = explain.cam(shapes_model, x, "Grad-CAM", "features.block4", 0)
+    passes = []
+    handle = shapes_model.model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        curves = [explain.deletion_curve(shapes_model, x, heat, k, order="random") for k in range(5)]
+    finally:
+        handle.remove()
+    assert len(passes) == 3  # 17 steps in batches of 8, for the first class only
+    probs = np.stack([p for _, p in curves])
+    assert len({round(float(p[0]), 6) for p in probs}) == 5  # each class reads its own column
+    fresh = explain._deletion_probs(shapes_model, x, np.random.default_rng(0).permutation(256), 16, curves[0][0])
+    np.testing.assert_allclose(probs.T, fresh, atol=1e-6)
+    _, other_seed = explain.deletion_curve(shapes_model, x, heat, 0, order="random", seed=1)
+    assert not np.allclose(other_seed, curves[0][1])
 
 
 def test_deletion_beats_random_order_on_average(shapes_model, held_out):
