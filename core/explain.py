@@ -114,7 +114,7 @@ def cams(loaded: LoadedModel, x: torch.Tensor, methods: list[str], layer: str, t
     if shape is None or len(shape) not in (4, 5) or min(shape[2:]) < 2:
         raise CNNLabError(f"Layer {layer!r} outputs {tuple(shape) if shape else 'no tensor'}, not a spatial "
                           "map (channels x height x width, or x depth for volumes); pick a convolutional layer.")
-    shared = sorted((m for m in methods if m not in SLOW_METHODS), key=lambda m: m == "Eigen-CAM")  # needs no gradients
+    shared = [m for m in methods if m not in SLOW_METHODS]
     runs = [shared] if shared else []
     runs += [[m] for m in methods if m in SLOW_METHODS]
     maps = {}
@@ -125,8 +125,8 @@ def cams(loaded: LoadedModel, x: torch.Tensor, methods: list[str], layer: str, t
 
 def _one_pass(loaded: LoadedModel, x: torch.Tensor, methods: list[str], module: nn.Module,
               target: int) -> dict[str, np.ndarray]:
-    """``methods``' maps from one pass, made by the first method's engine (one that takes gradients,
-    unless none does)."""
+    """``methods``' maps from one pass, made by an engine that takes gradients (when any does), so that
+    every method finds them recorded."""
     import pytorch_grad_cam
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -142,9 +142,11 @@ def _one_pass(loaded: LoadedModel, x: torch.Tensor, methods: list[str], module: 
                     # voxels rather than the voxel centres: a cell's peak lands up to 1.5 voxels off at
                     # 16^3 -> 64^3. So take the map at the layer's own resolution and enlarge it here.
                     engine.get_target_width_height = lambda _x: None
-            first, *others = methods
+            first = next((m for m in methods if engines[m].uses_gradients), methods[0])
             grey[first] = engines[first](input_tensor=x, targets=targets)  # every engine's hooks record this pass
-            for m in others:
+            for m in methods:
+                if m == first:
+                    continue
                 engine = engines[m]
                 grey[m] = engine.aggregate_multi_layers(engine.compute_cam_per_layer(x, targets, False))
         finally:
@@ -188,6 +190,12 @@ def _layer_output_shape(loaded: LoadedModel, layer: str, x: torch.Tensor) -> tor
     return known[key]
 
 
+def _content(model_key: str, x: torch.Tensor) -> tuple:
+    """What identifies a model's input by content: (model, shape, digest of the bytes)."""
+    digest = hashlib.blake2b(x.detach().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
+    return model_key, tuple(x.shape), digest
+
+
 class CamCache:
     """Recent maps keyed by content (model, input bytes, method, layer, class); thread-safe LRU. Holds
     the CAM methods and "Saliency" (which has no layer)."""
@@ -199,8 +207,13 @@ class CamCache:
 
     @staticmethod
     def key(model_key: str, x: torch.Tensor, method: str, layer: str, target: int) -> tuple:
-        digest = hashlib.blake2b(x.detach().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
-        return model_key, tuple(x.shape), digest, method, None if method == SALIENCY else layer, target
+        return CamCache.keys(model_key, x, [method], layer, target)[method]
+
+    @staticmethod
+    def keys(model_key: str, x: torch.Tensor, methods: list[str], layer: str, target: int) -> dict[str, tuple]:
+        """Each method's key; the input is hashed once for all of them."""
+        content = _content(model_key, x)
+        return {m: (*content, m, None if m == SALIENCY else layer, target) for m in methods}
 
     def get_or_compute(self, loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: int) -> np.ndarray:
         return self.get_or_compute_many(loaded, x, [method], layer, target)[method]
@@ -208,13 +221,14 @@ class CamCache:
     def get_or_compute_many(self, loaded: LoadedModel, x: torch.Tensor, methods: list[str], layer: str,
                             target: int) -> dict[str, np.ndarray]:
         """Every method's map; the missing CAMs are made together (``cams``: one pass for the lot)."""
-        keys = {m: self.key(loaded.spec.key, x, m, layer, target) for m in methods}
+        keys = self.keys(loaded.spec.key, x, methods, layer, target)
         with self._lock:
             found = {m: self._items[k] for m, k in keys.items() if k in self._items}
             for m in found:
                 self._items.move_to_end(keys[m])
         missing = [m for m in methods if m not in found]
-        made = cams(loaded, x, [m for m in missing if m != SALIENCY], layer, target) if set(missing) - {SALIENCY} else {}
+        missing_cams = [m for m in missing if m != SALIENCY]
+        made = cams(loaded, x, missing_cams, layer, target) if missing_cams else {}
         if SALIENCY in missing:
             made[SALIENCY] = saliency(loaded, x, target)
         with self._lock:
@@ -392,7 +406,7 @@ def deletion_curve(loaded: LoadedModel, x: torch.Tensor, heatmap: np.ndarray, ta
     """
     fractions = np.linspace(0, 1, steps + 1)
     if order != "saliency":
-        key = CamCache.key(loaded.spec.key, x, "random deletion", str((grid, steps)), seed)
+        key = (*_content(loaded.spec.key, x), grid, steps, seed)
         with _RANDOM_DELETIONS_LOCK:
             probs = _RANDOM_DELETIONS.get(key)
         if probs is None:
