@@ -78,9 +78,12 @@ def case_convolution(folder: Path) -> dict:
 
 
 def case_interpretability(folder: Path, method: str = "Grad-CAM") -> dict:
+    import cv2
+
     from core import cams, explain, recipes
-    from core.scenes import lesson_scene
     from core.models import ASSETS, load_model, preprocess
+    from core.scenes import lesson_scene
+    from core.viz import overlay
 
     loaded = load_model("shapesnet")
     photo = lesson_scene(seed=5).image
@@ -89,11 +92,14 @@ def case_interpretability(folder: Path, method: str = "Grad-CAM") -> dict:
     heat = (cams.torchcam_map(loaded, x, method, layer, target) if method in cams.TORCHCAM_METHODS
             else explain.cam(loaded, x, method, layer, target))
     peak = ",".join(str(int(v)) for v in np.unravel_index(np.argmax(heat), heat.shape))
-    out = recipes.run_script(recipes.cam_script("shapesnet", method, layer, target), folder,
+    alpha, cmap = 0.5, "viridis"  # the page's defaults
+    out = recipes.run_script(recipes.cam_script("shapesnet", method, layer, target, alpha, cmap), folder,
                              {"photo.png": _png(photo), "shapesnet.safetensors": (ASSETS / "shapesnet.safetensors")
                               .read_bytes()})
-    ok = out["cam_peak"] == peak and abs(float(out["cam_mean"]) - float(heat.mean())) < 1e-5
-    return {"name": f"interpretability ({method})", "app": peak, "script": out, "ok": ok}
+    drawn = cv2.cvtColor(cv2.imread(str(folder / "overlay.png")), cv2.COLOR_BGR2RGB)
+    off = int(np.abs(drawn.astype(int) - overlay(photo, heat, alpha, cmap).astype(int)).max())
+    ok = out["cam_peak"] == peak and abs(float(out["cam_mean"]) - float(heat.mean())) < 1e-5 and off <= 1
+    return {"name": f"interpretability ({method})", "app": peak, "script": out, "overlay_max_diff": off, "ok": ok}
 
 
 def case_transfer(folder: Path) -> dict:

@@ -96,6 +96,11 @@ def cam(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: i
     return cams(loaded, x, [method], layer, target)[method]
 
 
+def attribution(loaded: LoadedModel, x: torch.Tensor, method: str, layer: str, target: int) -> np.ndarray:
+    """One live map, uncached: gradient saliency (which has no layer) or a CAM of ``layer``."""
+    return saliency(loaded, x, target) if method == SALIENCY else cam(loaded, x, method, layer, target)
+
+
 def cams(loaded: LoadedModel, x: torch.Tensor, methods: list[str], layer: str, target: int) -> dict[str, np.ndarray]:
     """Several methods' maps of one layer and class, as ``cam`` makes each.
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from core import codegen
+from core.errors import CNNLabError
 from core.augment import apply
 from core.training import Split, TrainConfig, make_optimizer, make_scheduler
 
@@ -322,8 +323,14 @@ GRAD_CAM_CLASSES = {"Grad-CAM": "GradCAM", "Grad-CAM++": "GradCAMPlusPlus", "XGr
                     "Layer-CAM": "LayerCAM", "Eigen-CAM": "EigenCAM", "Score-CAM": "ScoreCAM"}
 
 
-def cam_script(model_key: str, method: str, layer: str, target: int, alpha: float = 0.5) -> codegen.Script:
-    """The Interpretability page's map for the shown method, layer and class, with its peak."""
+def cam_script(model_key: str, method: str, layer: str, target: int, alpha: float = 0.5,
+               cmap: str = "jet") -> codegen.Script:
+    """The Interpretability page's map for the shown method, layer and class, with its peak, coloured
+    with one of core.viz.COLORMAPS (OpenCV's maps of the same names)."""
+    from core.viz import COLORMAPS
+
+    if COLORMAPS.get(cmap) is None:
+        raise CNNLabError(f"Colormap {cmap!r} is not offered; choose from {[c for c in COLORMAPS if COLORMAPS[c]]}.")
     from core.cams import TORCHCAM_METHODS
     from core.images import resize_to
 
@@ -373,7 +380,10 @@ def cam_script(model_key: str, method: str, layer: str, target: int, alpha: floa
                 "print(f'cam_mean={float(heat.mean()):.6f}')\n"
                 f"ALPHA = {alpha!r}\n"
                 "big = cv2.resize(heat.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)\n"
-                "colour = cv2.cvtColor(cv2.applyColorMap(np.uint8(np.round(big * 255)), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)\n"
+                "lo, hi = float(big.min()), float(big.max())  # scaled to [0, 1] again after enlarging, as the app does\n"
+                "big = (big - lo) / (hi - lo) if hi - lo > 1e-12 else np.zeros_like(big)\n"
+                f"colour = cv2.cvtColor(cv2.applyColorMap(np.uint8(np.round(big * 255)), cv2.COLORMAP_{cmap.upper()}), "
+                "cv2.COLOR_BGR2RGB)\n"
                 "overlay = cv2.addWeighted(rgb, 1 - ALPHA, colour, ALPHA, 0)\n"
                 "cv2.imwrite('overlay.png', cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))")
     return script

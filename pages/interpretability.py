@@ -83,12 +83,16 @@ def maps_for_a_class(photo, loaded, x, preds) -> None:
                                 format_func=lambda name: f"{name}  ({' x '.join(map(str, shapes[name]))})")
     st.query_params.update(cls=str(target), layer=layer)
     truth = photo.scene.mask(target) if photo.scene is not None and loaded.class_names == SHAPE_CLASSES else None
-    live_methods(pixels, loaded, x, target, layer, truth)
+    st.subheader("Class activation maps and saliency")
+    # The method is read here, not in the live fragment: the deletion curve and the sanity check follow it.
+    method = st.radio("Method", LIVE, horizontal=True, key="xai_method",
+                      index=LIVE.index(ui.query_choice("method", LIVE, "Grad-CAM")))
+    st.query_params.update(method=method)
+    live_methods(pixels, loaded, x, method, target, layer, truth)
     slow_methods(pixels, loaded, x, target, layer)
-    faithfulness(pixels, loaded, x, target, layer)
+    faithfulness(pixels, loaded, x, method, target, layer)
     torchcam_methods(pixels, loaded, x, target, layer)
     agreement_panel(pixels, loaded, x, target, layer)
-    code_behind(pixels, loaded, target, layer)
     # The top-5's live maps, made after everything above is drawn: a switch to one of them only draws them.
     explain.prefetch(loaded, x, LIVE, layer, top)
 
@@ -120,14 +124,13 @@ def _maps(loaded, x, methods, layer, target) -> dict:
 
 
 @st.fragment
-def live_methods(pixels, loaded, x, target, layer, truth) -> None:
-    st.subheader("Class activation maps and saliency")
-    m_col, a_col, c_col = st.columns([2, 2, 1])
-    method = m_col.radio("Method", LIVE, horizontal=True, key="xai_method",
-                         index=LIVE.index(ui.query_choice("method", LIVE, "Grad-CAM")))
+def live_methods(pixels, loaded, x, method, target, layer, truth) -> None:
+    """The selected map, large, then the side by side grid and the code that makes the map. Opacity and
+    colormap rerun only this part."""
+    a_col, c_col = st.columns([3, 1])
     alpha = a_col.slider("Overlay opacity", 0.0, 1.0, ui.query_number("alpha", 0.0, 1.0, 0.5), 0.05, key="xai_alpha")
     cmap = c_col.selectbox("Colormap", [c for c in COLORMAPS if c != "gray"], key="xai_cmap")
-    st.query_params.update(method=method, alpha=f"{alpha:g}")
+    st.query_params.update(alpha=f"{alpha:g}")
     name = loaded.class_names[target]
     big, grid = st.columns([3, 2])
     # The map that was asked for is computed and drawn first; the side-by-side grid follows.
@@ -141,12 +144,14 @@ def live_methods(pixels, loaded, x, target, layer, truth) -> None:
               width=ui.fit_width(shown))
     if truth is not None:
         big.markdown(peak_verdict(heat, truth, name))
-    big.download_button("Download overlay (PNG)", lambda: png_bytes(shown), f"{loaded.spec.key}_{method}.png",
-                        "image/png", key="xai_download")  # encoded when clicked, not on every move
+    big.download_button("Download overlay (PNG)", lambda: png_bytes(shown),
+                        f"{loaded.spec.key}_{method}_class{target}_{layer}.png", "image/png",
+                        key="xai_download")  # encoded when clicked, not on every move
     ready = _maps(loaded, x, LIVE, layer, target)
     if ready:
         thumbs = [resize_to(overlay(pixels, h, alpha, cmap), (160, 160)) for h in ready.values()]
         grid.image(tile(thumbs, cols=3), width="stretch", caption="Side by side: " + ", ".join(ready) + ".")
+    code_behind(pixels, loaded, method, target, layer, alpha, cmap)
 
 
 def peak_verdict(heat: np.ndarray, truth: np.ndarray, name: str) -> str:
@@ -215,10 +220,8 @@ def inside_the_model(pixels, loaded, x) -> None:
                 caption=f"{chosen}: the {len(top)} strongest of {fmap.shape[0]} channels, strongest first.")
 
 
-def faithfulness(pixels, loaded, x, target, layer) -> None:
+def faithfulness(pixels, loaded, x, method, target, layer) -> None:
     st.subheader("Is the map faithful?")
-    method = st.session_state.get("xai_method", "Grad-CAM")
-    method = method if method in explain.CAM_METHODS else "Grad-CAM"
     heat = _cam(loaded, x, method, layer, target)
     if heat is None:
         return
@@ -236,7 +239,7 @@ def faithfulness(pixels, loaded, x, target, layer) -> None:
     key = (loaded.spec.key, hashlib.blake2b(x.numpy().tobytes(), digest_size=8).hexdigest(), method, layer, target)
     if st.button("Sanity check: the same CAM on a model with scrambled weights", key="xai_sanity"):
         with st.spinner("Copying the model and re-initialising every layer..."):
-            scrambled = explain.cam(explain.randomized_copy(loaded), x, method, layer, target)
+            scrambled = explain.attribution(explain.randomized_copy(loaded), x, method, layer, target)
         st.session_state["xai_sanity_result"] = (key, scrambled)
     stored = st.session_state.get("xai_sanity_result")
     if stored and stored[0] == key:
@@ -371,8 +374,7 @@ def agreement_panel(pixels, loaded, x, target, layer) -> None:
                "centres aligned, like OpenCV) and scaled again before comparing.")
 
 
-def code_behind(pixels, loaded, target, layer) -> None:
-    method = st.session_state.get("xai_method", "Grad-CAM")
+def code_behind(pixels, loaded, method, target, layer, alpha, cmap) -> None:
     if loaded.spec.key not in REGISTRY:
         st.caption("The code behind this view is offered for the registry models; a model trained on the Training "
                    "Monitor lives only in this session.")
@@ -381,8 +383,7 @@ def code_behind(pixels, loaded, target, layer) -> None:
     if loaded.spec.kind == "shipped":
         weights = ASSETS / f"{loaded.spec.key}.safetensors"
         files.append((f"Weights ({weights.name})", weights.read_bytes, weights.name))
-    ui.code_behind(lambda: recipes.cam_script(loaded.spec.key, method, layer, target,
-                                              st.session_state.get("xai_alpha", 0.5)), "xai_code", files)
+    ui.code_behind(lambda: recipes.cam_script(loaded.spec.key, method, layer, target, alpha, cmap), "xai_code", files)
 
 
 main()

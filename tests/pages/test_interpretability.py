@@ -1,4 +1,5 @@
 """Interpretability page through AppTest: methods, links, slow methods, sanity check, pointing game."""
+import json
 from functools import partial
 
 import pytest
@@ -44,6 +45,29 @@ def test_link_picks_class_and_layer():
 ])
 def test_bad_links_warn_and_fall_back(query, message):
     apptest.link_warns_and_falls_back(PAGE, query, message)
+
+
+def _deletion_legend(at) -> list[str]:
+    chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "Deletion curve" in c.proto.spec)
+    return [trace["name"] for trace in chart["data"]]
+
+
+def _code(at) -> str:
+    return next(c.value for c in at.code if "Interpretability:" in c.value)
+
+
+@pytest.mark.parametrize("method", ["Eigen-CAM", "Saliency"])
+def test_the_deletion_curve_sanity_check_and_code_follow_the_method(method):
+    at = open_page(cls="3")
+    assert _deletion_legend(at)[0].startswith("Grad-CAM order (area ")
+    at.radio(key="xai_method").set_value(method).run()
+    assert not at.exception and not at.error
+    assert _deletion_legend(at)[0].startswith(f"{method} order (area ")
+    assert f"Interpretability: {method} for class 3 at features.block4" in _code(at)
+    at.button(key="xai_sanity").click().run()
+    assert f"{method}, scrambled weights" in captions(at)
+    at.selectbox(key="xai_cmap").set_value("magma").run()
+    assert "cv2.COLORMAP_MAGMA" in _code(at)
 
 
 def test_slow_methods_sanity_check_and_pointing_game():
