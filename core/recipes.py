@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from core import codegen
-from core.errors import CNNLabError
 from core.augment import apply
+from core.errors import CNNLabError
 from core.training import Split, TrainConfig, make_optimizer, make_scheduler
 
 PIP = ("pip install torch==2.14.1 torchvision==0.29.1 grad-cam==1.5.7 opencv-python-headless numpy "
@@ -327,7 +327,7 @@ def cam_script(model_key: str, method: str, layer: str, target: int, alpha: floa
                cmap: str = "jet") -> codegen.Script:
     """The Interpretability page's map for the shown method, layer and class, with its peak, coloured
     with one of core.viz.COLORMAPS (OpenCV's maps of the same names)."""
-    from core.viz import COLORMAPS
+    from core.viz import COLORMAPS, normalize01
 
     if COLORMAPS.get(cmap) is None:
         raise CNNLabError(f"Colormap {cmap!r} is not offered; choose from {[c for c in COLORMAPS if COLORMAPS[c]]}.")
@@ -336,6 +336,7 @@ def cam_script(model_key: str, method: str, layer: str, target: int, alpha: floa
 
     expr, closure = build_expression(model_key)
     closure.add(resize_to)
+    closure.add(normalize01)  # the page's own rescale after enlarging, copied in
     extra = ["import cv2", "import numpy as np"]
     if method in GRAD_CAM_CLASSES:
         extra += [f"from pytorch_grad_cam import {GRAD_CAM_CLASSES[method]}",
@@ -379,9 +380,8 @@ def cam_script(model_key: str, method: str, layer: str, target: int, alpha: floa
                 "print(f'cam_peak={row},{col}')\n"
                 "print(f'cam_mean={float(heat.mean()):.6f}')\n"
                 f"ALPHA = {alpha!r}\n"
-                "big = cv2.resize(heat.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)\n"
-                "lo, hi = float(big.min()), float(big.max())  # scaled to [0, 1] again after enlarging, as the app does\n"
-                "big = (big - lo) / (hi - lo) if hi - lo > 1e-12 else np.zeros_like(big)\n"
+                "big = normalize01(cv2.resize(heat.astype(np.float32), (rgb.shape[1], rgb.shape[0]),\n"
+                "                             interpolation=cv2.INTER_LINEAR))\n"
                 f"colour = cv2.cvtColor(cv2.applyColorMap(np.uint8(np.round(big * 255)), cv2.COLORMAP_{cmap.upper()}), "
                 "cv2.COLOR_BGR2RGB)\n"
                 "overlay = cv2.addWeighted(rgb, 1 - ALPHA, colour, ALPHA, 0)\n"
