@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.cpu import one_thread
 from core.errors import CNNLabError
 from core.images import resize_to
 
@@ -178,7 +179,7 @@ def convolve(image: np.ndarray, kernel: np.ndarray, st: ConvSettings) -> np.ndar
         weight, groups = weight.expand(c, 1, *k.shape), c
     else:
         weight, groups = weight.expand(1, c, *k.shape), 1
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         out = F.conv2d(x, weight.contiguous(), stride=st.stride, padding=padding, dilation=st.dilation, groups=groups)
     return out[0].numpy()
 
@@ -209,6 +210,24 @@ def pixel_breakdown(image: np.ndarray, kernel: np.ndarray, st: ConvSettings, row
     values = patch[..., min(channel, patch.shape[2] - 1)] if st.channels == "per channel" else patch.sum(2)
     products = values * np.asarray(kernel)
     return values, products, float(products.sum())
+
+
+def _matrix_latex(m: np.ndarray, digits: int) -> str:
+    rows = (" & ".join(f"{v + 0.0:.{digits}f}" for v in row) for row in np.round(m, digits) + 0.0)  # no "-0.000"
+    return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+
+def breakdown_latex(values: np.ndarray, kernel: np.ndarray, products: np.ndarray, total: float) -> str:
+    """pixel_breakdown as one formula: input values (x) kernel = products, summed. One st.latex, where
+    three tables cost the live view an Arrow conversion and a data grid each. Kernels larger than 3x3
+    put the products on a second line so the three matrices fit a page's width."""
+    k = len(kernel)
+    digits = 2 if k > 3 else 3
+    lhs = _matrix_latex(values, digits) + r" \odot " + _matrix_latex(kernel, digits)
+    rhs = _matrix_latex(products, digits) + rf" \;\xrightarrow{{\;\sum\;}}\; {total:.4f}"
+    if k > 3:
+        return r"\begin{aligned} & " + lhs + r" \\ = \; & " + rhs + r"\end{aligned}"
+    return lhs + " = " + rhs
 
 
 def pool(fmap: np.ndarray, kind: str, window: int = 2, stride: int = 2) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 
@@ -44,3 +45,12 @@ def build(cfg: TinyCNN) -> nn.Sequential:
             c = c_out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, cfg.classes)]
     return nn.Sequential(*layers)
+
+
+def profile(cfg: TinyCNN):
+    """Parameters and MACs of ``build(cfg)``, measured on the meta device (no weights allocated)."""
+    from core.profile import profile_module
+
+    with torch.device("meta"):
+        model = build(cfg)
+    return profile_module(model, cfg.resolution)

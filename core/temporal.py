@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.cpu import one_thread
 from core.errors import CNNLabError
 
 FAMILIES = {
@@ -155,7 +156,8 @@ def empirical_receptive_field(model: nn.Module, length: int, t: int) -> np.ndarr
     """Input steps with a non-zero gradient of output step t: what output t really depends on."""
     x = torch.randn(1, 1, length, requires_grad=True)
     model.eval()
-    (grad,) = torch.autograd.grad(model(x)[0, 0, t], x)  # the input's gradient only: the model may be shared
+    with one_thread():
+        (grad,) = torch.autograd.grad(model(x)[0, 0, t], x)  # the input's gradient only: the model may be shared
     return np.flatnonzero(grad[0, 0].abs().numpy() > 0)
 
 
@@ -189,7 +191,7 @@ def perturbation_effect(model: nn.Module, signal: np.ndarray, t: int, bump: floa
     changed = x.clone()
     changed[..., t + 1:] += bump
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         return (model(changed) - model(x))[0, 0].abs().numpy()
 
 

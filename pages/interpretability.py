@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import cache, cams, explain, recipes, ui
 from core.data import SHAPE_CLASSES
+from core.cpu import one_thread
 from core.errors import CNNLabError
 from core.features import feature_maps, first_conv, strongest_channels
 from core.images import resize_to
@@ -90,9 +91,12 @@ def maps_for_a_class(photo, loaded, x, preds) -> None:
     st.query_params.update(method=method)
     live_methods(pixels, loaded, x, method, target, layer, truth)
     slow_methods(pixels, loaded, x, target, layer)
-    faithfulness(pixels, loaded, x, method, target, layer)
-    torchcam_methods(pixels, loaded, x, target, layer)
-    agreement_panel(pixels, loaded, x, target, layer)
+    # What fills in below the selected overlay runs on one core, leaving the other to the browser that is
+    # drawing the overlay (and to other sessions).
+    with one_thread():
+        faithfulness(pixels, loaded, x, method, target, layer)
+        torchcam_methods(pixels, loaded, x, target, layer)
+        agreement_panel(pixels, loaded, x, target, layer)
     # The top-5's live maps, made after everything above is drawn: a switch to one of them only draws them.
     explain.prefetch(loaded, x, LIVE, layer, top)
 
@@ -147,7 +151,8 @@ def live_methods(pixels, loaded, x, method, target, layer, truth) -> None:
     big.download_button("Download overlay (PNG)", lambda: png_bytes(shown),
                         f"{loaded.spec.key}_{method}_class{target}_{layer}.png", "image/png",
                         key="xai_download")  # encoded when clicked, not on every move
-    ready = _maps(loaded, x, LIVE, layer, target)
+    with one_thread():  # the grid fills in while the browser draws the overlay (see maps_for_a_class)
+        ready = _maps(loaded, x, LIVE, layer, target)
     if ready:
         thumbs = [resize_to(overlay(pixels, h, alpha, cmap), (160, 160)) for h in ready.values()]
         grid.image(tile(thumbs, cols=3), width="stretch", caption="Side by side: " + ", ".join(ready) + ".")

@@ -4,13 +4,12 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from core import cache, export, scaling, ui
 from core.blocks import BLOCKS
 from core.errors import CNNLabError
 from core.images import resize_to
-from core.profile import (ARCHS, GLOBAL_RF, TORCHVISION_ARCHS, ArchSpec, allowed_sizes, profile_module,
+from core.profile import (ARCHS, GLOBAL_RF, TORCHVISION_ARCHS, ArchSpec, allowed_sizes,
                           receptive_field_curve, stage_summary, table)
 from core.viz import mark_box
 
@@ -205,9 +204,7 @@ def what_if() -> None:
     latencies = export.compare_latency_ms([(scaling.build(cfg), cfg.resolution) for _, cfg in configs])
     records = []
     for (label, cfg), ms in zip(configs, latencies):
-        with torch.device("meta"):
-            meta_model = scaling.build(cfg)
-        prof = profile_module(meta_model, cfg.resolution)
+        prof = scaling.profile(cfg)
         records.append({"model": label, "width": cfg.width, "blocks/stage": cfg.depth, "input": cfg.resolution,
                         "conv": "separable" if cfg.separable else "standard", "params": prof.total_params,
                         "MMACs": prof.total_macs / 1e6, "CPU ms": ms})

@@ -101,9 +101,7 @@ def test_meta_build_allocates_nothing():
 
 def test_separable_convs_and_compound_scaling():
     def cost(cfg):
-        with torch.device("meta"):
-            model = scaling.build(cfg)
-        p = profile_module(model, cfg.resolution)
+        p = scaling.profile(cfg)
         return p.total_params, p.total_macs
 
     base = scaling.TinyCNN()
