@@ -6,13 +6,16 @@ Groups:
            rss_after_tour_mb        server RSS (with children) after every page was opened once
   models   vision_<model>_ms        CNN-vision pass (feature maps of all convs + top-5), median of 5
   conv     conv_update_ms           Convolution Playground, chromium: one step of the Stride slider -> the
-                                    playground fragment's rerun ended and drawn (everything it computes and
-                                    draws: conv, formula, both images, pixel breakdown, pooling; median of 10)
+                                    rerun it triggers ended and drawn (the sliding settings' fragment, nested in
+                                    the kernel's: settings, conv, formula, both images, pixel breakdown,
+                                    pooling; median of 10)
            conv_compute_ms          compute only, 512x512 RGB photo: convolution, diverging map, formula,
                                     receptive-field box (median of 20)
            activation_update_ms     Activation Lab, chromium: one step of the Leaky ReLU slope -> the curves
                                     fragment redrawn (curves, derivatives, plotly figure; median of 10)
            activation_compute_ms    compute only: all 8 curves + derivatives (median of 50)
+           *_server_cpu_ms          beside every live figure (conv_update_server_cpu_ms for conv_update_ms, and so
+                                    on): the server process's CPU time per counted move, all its threads
   explorer profile_all_s            all 10 torchvision architectures profiled at their standard size
                                     (meta device: layer table, MACs, receptive fields), in a fresh process
            profile_all_rss_mb       that process's RSS growth while profiling

@@ -2,7 +2,8 @@
 page's st.fragment is moved one step (keyboard), and the time runs until that fragment's rerun has ended
 and the browser has drawn it (widgets loaded, images decoded). So each figure holds everything the
 fragment computes and draws, plus Streamlit's round trip; the compute-only figures are beside them in
-bench/__main__.py under *_compute_ms names."""
+bench/__main__.py under *_compute_ms names. Beside each, *_server_cpu_ms: the server's CPU time per move, all
+its threads (PyTorch's OpenMP workers too), which is what a room of sessions shares."""
 from __future__ import annotations
 
 import statistics
@@ -15,14 +16,21 @@ STEPS = 11  # the first move warms up; the median is over the other ten
 WAIT_MS = 900_000  # generous: on a shared, loaded 2-core machine a cold page can take minutes
 
 
-def slider_update_ms(page, slider: str, steps: int = STEPS) -> float:
-    """Median ms of one step of the slider labelled ``slider``, alternately up and down."""
+def slider_update_ms(page, slider: str, steps: int = STEPS, server_pid: int | None = None) -> tuple[float, float]:
+    """Median ms of one step of the slider labelled ``slider``, alternately up and down, and the server
+    process's CPU time (all its threads, user + system) per counted step (nan without ``server_pid``)."""
+    import psutil
+
     thumb = page.locator('[data-testid="stSlider"]', has_text=slider).get_by_role("slider").first
-    times = []
+    server = psutil.Process(server_pid) if server_pid else None
+    times, cpu_start = [], 0.0
     for i in range(steps):
+        if i == 1 and server:  # after the warm-up step
+            cpu_start = sum(server.cpu_times()[:2])
         key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
         times.append(probes.timed_rerun(page, lambda: thumb.press(key), timeout_ms=WAIT_MS))
-    return statistics.median(times[1:])
+    cpu_ms = (sum(server.cpu_times()[:2]) - cpu_start) * 1000 / (steps - 1) if server else float("nan")
+    return statistics.median(times[1:]), cpu_ms
 
 
 # (figure, page path with the link's query, slider label)
@@ -47,5 +55,7 @@ def measure(names: list[str], emit: Callable[[str, float, str], None]) -> None:
             path, slider = UPDATES[name]
             page.goto(f"{server.url}/{path}")
             wait_until_idle(page, WAIT_MS)
-            emit(name, slider_update_ms(page, slider), "ms")
+            wall, cpu = slider_update_ms(page, slider, server_pid=server.proc.pid)
+            emit(name, wall, "ms")
+            emit(f"{name.removesuffix('_ms')}_server_cpu_ms", cpu, "ms")
         chromium.close()

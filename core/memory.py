@@ -4,8 +4,10 @@ allocator that a long-running, many-threaded server needs and Python leaves at t
 - Streamlit runs every rerun on a new thread, and glibc gives threads their own malloc arenas (up to 8
   per core); memory freed in one arena is not reused by the others, so a server touring all pages
   holds about 100 MB more with the default. Two arenas keep that down without making threads queue.
-- Freed memory inside an arena stays mapped until ``malloc_trim`` hands it back (about 130 MB after a
-  tour of all pages). It takes milliseconds, so it runs after a page's run, at most every TRIM_EVERY_S.
+- Freed memory inside an arena stays mapped until ``malloc_trim`` hands it back: about 180 MB over a
+  tour of all pages, most of it what a page's first run allocated and let go (imports, models built
+  to be profiled, galleries). A trim takes 0-15 ms, so it runs after every page's run; TRIM_EVERY_S
+  only keeps a room of sessions switching pages at once from trimming once each.
 
 Elsewhere (macOS, Windows, musl) both are no-ops.
 """
@@ -17,7 +19,7 @@ import time
 
 M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
 ARENAS = 2
-TRIM_EVERY_S = 10.0
+TRIM_EVERY_S = 1.0
 
 _lock = threading.Lock()
 _state = {"tuned": False, "last_trim": 0.0}

@@ -401,8 +401,14 @@ def quiz(section: str) -> None:
 def code_behind(build: Callable, key: str, files: Sequence[tuple[str, Callable[[], bytes], str]] = ()) -> None:
     """"The code behind this view": the script that reproduces it, as .py and Jupyter notebook
     downloads and in an expander. ``build()`` returns a core.codegen.Script; ``files`` are inputs the
-    script reads (label, bytes, file name), offered as downloads beside it."""
-    with st.expander("The code behind this view (.py script and Jupyter notebook)"):
+    script reads (label, bytes, file name), offered as downloads beside it. The expander is lazy: the
+    script is built and sent only while it is open (``st.session_state[key + "_open"]``), so a live
+    view's every move does not rebuild and resend a page of code nobody is reading."""
+    box = st.expander("The code behind this view (.py script and Jupyter notebook)", key=f"{key}_open",
+                      on_change="rerun")
+    if not box.open:
+        return
+    with box:
         try:
             script = build()
         except CNNLabError as err:

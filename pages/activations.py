@@ -74,9 +74,12 @@ def curves_chart(chosen: list[str]) -> None:
         traces.append(go.Scatter(x=data["x"], y=y, name=name, line=dict(color=color, width=3)))
         if show_grad:
             traces.append(go.Scatter(x=data["x"], y=dy, name=f"{name}'", line=dict(color=color, dash="dash")))
-    # One constructor call: add_scatter and update_layout each re-validate the figure on every move.
-    st.plotly_chart(go.Figure(traces, layout=dict(height=420, xaxis_title="x", yaxis_title="f(x), f'(x)",
-                                                  margin=dict(t=20))), width="stretch")
+    # One constructor call: add_scatter and update_layout each re-validate the figure on every move. Fixed
+    # axis margins: plotly.js's automargin lays the chart out twice per move.
+    st.plotly_chart(go.Figure(traces, layout=dict(height=420, margin=dict(t=20, l=60, b=50),
+                                                  xaxis=dict(title="x", automargin=False),
+                                                  yaxis=dict(title="f(x), f'(x)", automargin=False))),
+                    width="stretch")
 
 
 @st.fragment

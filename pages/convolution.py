@@ -35,65 +35,69 @@ def main() -> None:
     ui.quiz("convolution")
 
 
-def _settings_from_widgets() -> tuple[np.ndarray, conv.ConvSettings] | None:
+@st.fragment
+def playground(image: np.ndarray, pixels: np.ndarray) -> None:
+    """The kernel's widgets. A kernel change reruns everything below it; a move of a sliding setting
+    reruns only ``sliding`` (nested), so the kernel grid is not rebuilt on every slider step."""
     presets = list(conv.KERNEL_PRESETS)
-    kcol, scol = st.columns(2)
-    with kcol:
+    sizes = [str(s) for s in conv.KERNEL_SIZES]
+    choose, grid = st.columns(2)
+    with choose:
         preset = st.selectbox("Kernel preset", presets, key="conv_preset",
                               index=presets.index(ui.query_choice("kernel", presets, "Sobel x")))
-        sizes = [str(s) for s in conv.KERNEL_SIZES]
         size = int(st.radio("Kernel size", sizes, horizontal=True, key="conv_size",
                             index=sizes.index(ui.query_choice("size", sizes, "3"))))
-        initial = conv.kernel_of_size(preset, size)
-        # A link's custom kernel seeds only the first editor of the session; a preset picked later
-        # starts from its own values.
-        if "k" in st.query_params and not st.session_state.get("conv_link_kernel_used"):
-            try:
-                from_link = conv.kernel_from_param(st.query_params["k"])
-                if from_link.shape[0] == size:
-                    initial = from_link
-            except CNNLabError as err:
-                st.warning(f"{err} The preset is used instead.")
-        st.session_state["conv_link_kernel_used"] = True
-        edited = st.data_editor(pd.DataFrame(initial, columns=[str(c) for c in range(size)]), hide_index=True,
-                                key=f"conv_kernel_{preset}_{size}", width="stretch")
-        st.caption("Edit any cell; the output updates at once.")
-    with scol:
-        stride = st.slider("Stride", 1, 4, ui.query_number("stride", 1, 4, 1), key="conv_stride")
-        padding = st.radio("Padding", conv.PADDINGS, horizontal=True, key="conv_padding",
-                           index=conv.PADDINGS.index(ui.query_choice("padding", conv.PADDINGS, "same")))
-        amount = 0
-        if padding == "explicit":
-            amount = st.slider("Pixels added per side", 0, 8, ui.query_number("pad", 0, 8, 1), key="conv_pad")
-        border = st.radio("Fill the border with", conv.BORDERS, horizontal=True, key="conv_border",
-                          index=conv.BORDERS.index(ui.query_choice("border", conv.BORDERS, "zeros")))
-        dilation = st.slider("Dilation", 1, 4, ui.query_number("dilation", 1, 4, 1), key="conv_dilation")
-        channels = st.radio("Channels", conv.CHANNEL_MODES, horizontal=True, key="conv_channels", help=CHANNEL_HELP,
-                            index=conv.CHANNEL_MODES.index(ui.query_choice("channels", conv.CHANNEL_MODES,
-                                                                           conv.CHANNEL_MODES[1])))
-    settings = conv.ConvSettings(size, stride, padding, amount, border, dilation, channels)
+        st.caption("Edit any cell of the kernel; the output updates at once.")
+    initial = conv.kernel_of_size(preset, size)
+    # A link's custom kernel seeds only the first editor of the session; a preset picked later
+    # starts from its own values.
+    if "k" in st.query_params and not st.session_state.get("conv_link_kernel_used"):
+        try:
+            from_link = conv.kernel_from_param(st.query_params["k"])
+            if from_link.shape[0] == size:
+                initial = from_link
+        except CNNLabError as err:
+            st.warning(f"{err} The preset is used instead.")
+    st.session_state["conv_link_kernel_used"] = True
+    edited = grid.data_editor(pd.DataFrame(initial, columns=[str(c) for c in range(size)]), hide_index=True,
+                              key=f"conv_kernel_{preset}_{size}", width="stretch")
     try:
         kernel = conv.validate_kernel(edited.to_numpy(dtype=float, na_value=np.nan))
     except (CNNLabError, ValueError) as err:
         st.error(str(err) if isinstance(err, CNNLabError) else "Every kernel cell must be a number.")
-        return None
-    st.query_params.update(kernel=preset, size=str(size), stride=str(stride), padding=padding,
-                           border=border, dilation=str(dilation), channels=channels)
-    if padding == "explicit":
-        st.query_params["pad"] = str(amount)
+        return
+    st.query_params.update(kernel=preset, size=str(size))
     if np.array_equal(kernel, conv.kernel_of_size(preset, size)):
         st.query_params.pop("k", None)
     else:
         st.query_params["k"] = conv.kernel_to_param(kernel)
-    return kernel, settings
+    sliding(image, pixels, kernel, size)
+
+
+def _sliding_settings(size: int) -> conv.ConvSettings:
+    move, edge, chan = st.columns(3)
+    stride = move.slider("Stride", 1, 4, ui.query_number("stride", 1, 4, 1), key="conv_stride")
+    dilation = move.slider("Dilation", 1, 4, ui.query_number("dilation", 1, 4, 1), key="conv_dilation")
+    padding = edge.radio("Padding", conv.PADDINGS, horizontal=True, key="conv_padding",
+                         index=conv.PADDINGS.index(ui.query_choice("padding", conv.PADDINGS, "same")))
+    amount = 0
+    if padding == "explicit":
+        amount = edge.slider("Pixels added per side", 0, 8, ui.query_number("pad", 0, 8, 1), key="conv_pad")
+    border = edge.radio("Fill the border with", conv.BORDERS, horizontal=True, key="conv_border",
+                        index=conv.BORDERS.index(ui.query_choice("border", conv.BORDERS, "zeros")))
+    channels = chan.radio("Channels", conv.CHANNEL_MODES, key="conv_channels", help=CHANNEL_HELP,
+                          index=conv.CHANNEL_MODES.index(ui.query_choice("channels", conv.CHANNEL_MODES,
+                                                                         conv.CHANNEL_MODES[1])))
+    st.query_params.update(stride=str(stride), padding=padding, border=border, dilation=str(dilation),
+                           channels=channels)
+    if padding == "explicit":
+        st.query_params["pad"] = str(amount)
+    return conv.ConvSettings(size, stride, padding, amount, border, dilation, channels)
 
 
 @st.fragment
-def playground(image: np.ndarray, pixels: np.ndarray) -> None:
-    chosen = _settings_from_widgets()
-    if chosen is None:
-        return
-    kernel, settings = chosen
+def sliding(image: np.ndarray, pixels: np.ndarray, kernel: np.ndarray, size: int) -> None:
+    settings = _sliding_settings(size)
     try:
         out = conv.convolve(image, kernel, settings)
     except CNNLabError as err:
@@ -141,11 +145,8 @@ def _explain_pixel(image, kernel, settings, row, col, channel, value) -> None:
     with st.expander(f"How output ({row}, {col}) = {value:.4f} is computed"):
         what = ("the channel's pixel values" if settings.channels == "per channel"
                 else "the input values (summed over channels, since the same kernel multiplies each)")
-        st.markdown(f"Under the kernel sit {what}; multiply cell by cell and add up.")
-        a, b, p = st.columns(3)
-        a.dataframe(pd.DataFrame(patch).round(3), hide_index=True)
-        b.dataframe(pd.DataFrame(kernel).round(3), hide_index=True)
-        p.dataframe(pd.DataFrame(products).round(3), hide_index=True)
+        st.markdown(f"Under the kernel sit {what}; multiply them cell by cell with the kernel (⊙) and add up.")
+        st.latex(conv.breakdown_latex(patch, kernel, products, total))
         st.markdown(f"Sum of products = **{total:.4f}**, the same as the feature map's {value:.4f}.")
 
 

@@ -199,15 +199,17 @@ def tcn_lab() -> None:
     level_of = [level for level, row in enumerate(tree) for _ in row]
     names = ["input"] + [f"layer {level} (dilation {d})" for level, d in enumerate(dilations, 1)]
     # Two traces (edges, nodes) built in one call: a trace per level and update_layout calls cost
-    # plotly's validation, and the browser a redraw per trace, on every slider move.
+    # plotly's validation, and the browser a redraw per trace, on every slider move. Margins are fixed
+    # (axis automargin off, the next chart's legend inside it): plotly.js's automargin measured the labels
+    # and laid each chart out a second time, about 40 ms of the browser's work per move.
     fig = go.Figure([go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#c7c7c7", width=1), hoverinfo="skip"),
                      go.Scatter(x=steps, y=level_of, mode="markers", text=[names[lv] for lv in level_of],
                                 hovertemplate="%{text}, step %{x}<extra></extra>",
                                 marker=dict(size=[6 if len(tree[lv]) < 80 else 3 for lv in level_of],
                                             color=["#d62728" if lv else "#1f77b4" for lv in level_of]))],
-                    layout=dict(height=320, margin=dict(t=30, b=30, l=40, r=10), showlegend=False,
-                                title=f"What output step {t} depends on", xaxis=dict(title="time step"),
-                                yaxis=dict(title="layer", tickvals=list(range(len(tree))),
+                    layout=dict(height=320, margin=dict(t=30, b=40, l=60, r=10), showlegend=False,
+                                title=f"What output step {t} depends on", xaxis=dict(title="time step", automargin=False),
+                                yaxis=dict(title="layer", tickvals=list(range(len(tree))), automargin=False,
                                            ticktext=["input"] + [f"d={d}" for d in dilations])))
     st.plotly_chart(fig, width="stretch", key="tcn_tree")
     st.markdown("**Causality, tested live:** change every input *after* step t and watch which outputs move.")
@@ -222,8 +224,10 @@ def tcn_lab() -> None:
                  xanchor="left", yanchor="bottom")  # above the plot, clear of the bars
     fig = go.Figure([go.Bar(y=causal, name="causal (left padding only)"),
                      go.Bar(y=centred, name="centred (padding on both sides)", opacity=0.6)],
-                    layout=dict(height=300, barmode="overlay", margin=dict(t=30, b=30, l=40, r=10), shapes=[line],
-                                annotations=[label], xaxis_title="output step", yaxis_title="|change in output|"))
+                    layout=dict(height=300, barmode="overlay", margin=dict(t=30, b=40, l=75, r=10), shapes=[line],
+                                annotations=[label], xaxis=dict(title="output step", automargin=False),
+                                yaxis=dict(title="|change in output|", automargin=False),
+                                legend=dict(x=0.01, y=0.99, xanchor="left", yanchor="top")))
     st.plotly_chart(fig, width="stretch", key="tcn_causal")
     leaked = int((centred[:cut + 1] > 0).sum())
     st.caption(f"Causal stack: {int((causal[:cut + 1] > 0).sum())} outputs up to step {cut} changed (it cannot see "

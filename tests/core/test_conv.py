@@ -1,4 +1,5 @@
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -165,3 +166,18 @@ def test_formula_names_the_axis_it_is_for():
     settings = ConvSettings(3, 1, "same", 0, "zeros", 1)
     assert r"\frac{W_{in} + 2p_W - d_W(k_W-1) - 1}{s_W}" in conv.formula_latex(512, settings, "W")
     assert r"\frac{H_{in} + 2p_H" in conv.formula_latex(341, settings) and "W" not in conv.formula_latex(341, settings)
+
+
+def test_breakdown_latex_shows_values_kernel_and_products_that_sum_to_the_output():
+    values = np.array([[0.5, -0.25, 0.0], [1.0, 2.0, 3.0], [0.1234, 0.0, -0.0001]])
+    kernel = conv.kernel_of_size("Sobel x", 3)
+    products = values * kernel
+    text = conv.breakdown_latex(values, kernel, products, float(products.sum()))
+    matrices = re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", text)
+    parsed = [np.array([[float(v) for v in row.split("&")] for row in m.split(r"\\")]) for m in matrices]
+    np.testing.assert_allclose(parsed[0], values, atol=5e-4)
+    np.testing.assert_allclose(parsed[1], kernel)
+    np.testing.assert_allclose(parsed[2], products, atol=5e-4)
+    assert text.endswith(f"{products.sum():.4f}") and "-0.000" not in text  # a rounded -0.0001 reads 0.000
+    big = conv.breakdown_latex(np.ones((7, 7)), np.ones((7, 7)), np.ones((7, 7)), 49.0)
+    assert big.startswith(r"\begin{aligned}") and big.count("bmatrix") == 6  # products on a second line

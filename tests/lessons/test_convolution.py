@@ -48,6 +48,10 @@ def test_the_formula_the_shape_and_the_printed_layer_agree():
     assert (int(row), int(col)) == (h_out // 2, w_out // 2)  # the centre pixel is explained by default
     assert abs(float(value) - float(out[0, int(row), int(col)])) <= 6e-5  # shown to 4 decimals
     assert any(f"Sum of products = **{value}**, the same as the feature map's {value}." == m for m in texts(at.markdown))
+    breakdown = next(f for f in texts(at.latex) if r"\odot" in f)
+    products = re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", breakdown)[2]
+    shown_sum = sum(float(v) for row in products.split(r"\\") for v in row.split("&"))
+    assert abs(shown_sum - float(value)) <= 9 * 5e-4  # the shown products (3 decimals) add up to the pixel
 
 
 def test_the_worked_example_is_what_conv2d_computes_and_flipping_changes_every_sign():

@@ -19,6 +19,8 @@ def test_default_view_teaches_what_its_text_says():
     assert "Stages: " + " → ".join(f"{wait} {s}" for s in ("Data", "Model", "Training", "Grad-CAM", "Logging",
                                                           "Export")) in page
     assert at.selectbox(key="eco_ds").value == "Synthetic shapes"
+    at.session_state["eco_code_open"] = True  # a learner opens "The code behind this view"
+    at.run()
     code = next(e for e in at.expander if e.label.startswith("The code behind")).code[0].value
     assert "named_dataset('Synthetic shapes', 4000)" in code and "mode='offline'" in code
     assert "cv2.addWeighted(original, 0.6, heatmap, 0.4, 0)" in code and "torch.onnx.export(" in code

@@ -89,14 +89,18 @@ def test_degenerate_upload_photos_keep_the_labs_working():
             assert any("Resize(160)" in e and "too large" in e for e in texts(at.error))
 
 
-@pytest.mark.parametrize("page,label", [
-    ("pages/convolution.py", "The photo as the app saw it (PNG)"),
-    ("pages/interpretability.py", "Weights (shapesnet.safetensors)"),
-    ("pages/transfer.py", None),
+@pytest.mark.parametrize("page,key,label", [
+    ("pages/convolution.py", "conv_code", "The photo as the app saw it (PNG)"),
+    ("pages/interpretability.py", "xai_code", "Weights (shapesnet.safetensors)"),
+    ("pages/transfer.py", "tl_code", None),
 ])
-def test_the_code_behind_the_view_is_offered(page, label):
+def test_the_code_behind_the_view_is_offered_when_opened(page, key, label):
     at = apptest.open_page(page)
     assert not at.exception
+    expander = next(e for e in at.expander if e.label.startswith("The code behind this view"))
+    assert not expander.code and not expander.get("download_button")  # closed: nothing built or sent
+    at.session_state[f"{key}_open"] = True
+    at.run()
     expander = next(e for e in at.expander if e.label.startswith("The code behind this view"))
     code = expander.code[0].value
     assert "from core" not in code and code.startswith('"""')
@@ -108,6 +112,7 @@ def test_the_code_behind_the_view_is_offered(page, label):
 @pytest.mark.slow
 def test_the_training_monitor_offers_the_code_of_the_finished_run():
     at, run = apptest.train_tiny_run()
+    at.session_state[f"tr_code_{run.id}_open"] = True
     at.run()
     expander = next(e for e in at.expander if e.label.startswith("The code behind this view"))
     code = expander.code[0].value

@@ -60,6 +60,7 @@ def _code(at) -> str:
 def test_the_deletion_curve_sanity_check_and_code_follow_the_method(method):
     at = open_page(cls="3")
     assert _deletion_legend(at)[0].startswith("Grad-CAM order (area ")
+    at.session_state["xai_code_open"] = True  # the code behind is built only while its expander is open
     at.radio(key="xai_method").set_value(method).run()
     assert not at.exception and not at.error
     assert _deletion_legend(at)[0].startswith(f"{method} order (area ")
