@@ -212,12 +212,18 @@ def tcn_lab() -> None:
                                 yaxis=dict(title="layer", tickvals=list(range(len(tree))), automargin=False,
                                            ticktext=["input"] + [f"d={d}" for d in dilations])))
     st.plotly_chart(fig, width="stretch", key="tcn_tree")
+    causality_test(k, tuple(dilations))
+
+
+@st.fragment
+def causality_test(k: int, dilations: tuple[int, ...]) -> None:
+    """Nested in tcn_lab: a move of t reruns only this part, not the receptive-field check and tree."""
     st.markdown("**Causality, tested live:** change every input *after* step t and watch which outputs move.")
     cut = st.slider("t", 5, 60, ui.query_number("t", 5, 60, 30), key="tcn_t")
     st.query_params["t"] = str(cut)
     signal = np.sin(np.arange(80) / 5).astype(np.float32)
-    causal = temporal.perturbation_effect(temporal.untrained_tcn(k, tuple(dilations)), signal, cut)
-    centred = temporal.perturbation_effect(temporal.untrained_tcn(k, tuple(dilations), causal=False), signal, cut)
+    causal = temporal.perturbation_effect(temporal.untrained_tcn(k, dilations), signal, cut)
+    centred = temporal.perturbation_effect(temporal.untrained_tcn(k, dilations, causal=False), signal, cut)
     line = dict(type="line", xref="x", yref="paper", x0=cut + 0.5, x1=cut + 0.5, y0=0, y1=1,
                 line=dict(dash="dot", color="grey"))
     label = dict(xref="x", yref="paper", x=cut + 0.5, y=1, text=f"inputs changed after {cut}", showarrow=False,
