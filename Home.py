@@ -74,8 +74,8 @@ def vision_viewer(photo, loaded) -> None:
     size = loaded.spec.input_size
     photo_col, pred_col = st.columns(2)
     with photo_col:
-        st.image(pixels, caption=f"Your photo, {pixels.shape[1]}x{pixels.shape[0]}. "
-                 f"The model sees it resized to {size}x{size}.", width=ui.fit_width(pixels))
+        ui.picture(st, pixels, f"Your photo, {pixels.shape[1]}x{pixels.shape[0]}. "
+                   f"The model sees it resized to {size}x{size}.")
     with pred_col:
         predictions(loaded, preds)
         ui.scene_caveat(loaded, photo)
@@ -136,9 +136,8 @@ def layer_explorer(maps, pixels, model_key: str) -> None:
         channel = st.selectbox("Channel to blend onto the photo", top, key=f"home_channel_{model_key}_{layer}",
                                format_func=lambda i: f"channel {i}")
         alpha = st.slider("Blend (0 = photo, 1 = feature map)", 0.0, 1.0, 0.5, 0.05, key="home_alpha")
-        st.image(overlay(pixels, fmap[channel].numpy(), alpha, cmap if cmap != "gray" else "jet"),
-                 caption=f"{layer}, channel {channel}, upsampled from {h}x{w} onto the photo.",
-                 width=ui.fit_width(pixels))
+        ui.picture(st, overlay(pixels, fmap[channel].numpy(), alpha, cmap if cmap != "gray" else "jet"),
+                   f"{layer}, channel {channel}, upsampled from {h}x{w} onto the photo.")
 
 
 def _prediction_chart(preds: list[tuple[str, float]], multilabel: bool):

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.cpu import one_thread
 from core.errors import CNNLabError
 from core.images import resize_to
 
@@ -179,7 +178,7 @@ def convolve(image: np.ndarray, kernel: np.ndarray, st: ConvSettings) -> np.ndar
         weight, groups = weight.expand(c, 1, *k.shape), c
     else:
         weight, groups = weight.expand(1, c, *k.shape), 1
-    with torch.no_grad(), one_thread():
+    with torch.no_grad():
         out = F.conv2d(x, weight.contiguous(), stride=st.stride, padding=padding, dilation=st.dilation, groups=groups)
     return out[0].numpy()
 
@@ -212,20 +211,21 @@ def pixel_breakdown(image: np.ndarray, kernel: np.ndarray, st: ConvSettings, row
     return values, products, float(products.sum())
 
 
-def _matrix_latex(m: np.ndarray, digits: int) -> str:
-    rows = (" & ".join(f"{v + 0.0:.{digits}f}" for v in row) for row in np.round(m, digits) + 0.0)  # no "-0.000"
+def _matrix_latex(m: np.ndarray, fmt) -> str:
+    rows = (" & ".join(fmt(v + 0.0) for v in row) for row in m)  # + 0.0: no "-0"
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
 def breakdown_latex(values: np.ndarray, kernel: np.ndarray, products: np.ndarray, total: float) -> str:
     """pixel_breakdown as one formula: input values (x) kernel = products, summed. One st.latex, where
-    three tables cost the live view an Arrow conversion and a data grid each. Kernels larger than 3x3
-    put the products on a second line so the three matrices fit a page's width."""
-    k = len(kernel)
-    digits = 2 if k > 3 else 3
-    lhs = _matrix_latex(values, digits) + r" \odot " + _matrix_latex(kernel, digits)
-    rhs = _matrix_latex(products, digits) + rf" \;\xrightarrow{{\;\sum\;}}\; {total:.4f}"
-    if k > 3:
+    three tables cost the live view an Arrow conversion and a data grid each. The kernel keeps up to 4
+    decimals (a Gaussian's 0.0625); kernels larger than 3x3 show the rest to 2 decimals and put the
+    products on a second line, so the three matrices fit a page's width."""
+    digits = 2 if len(kernel) > 3 else 3
+    fixed = lambda v: f"{round(v, digits) + 0.0:.{digits}f}"  # noqa: E731
+    lhs = _matrix_latex(values, fixed) + r" \odot " + _matrix_latex(kernel, lambda v: f"{round(v, 4) + 0.0:g}")
+    rhs = _matrix_latex(products, fixed) + rf" \;\xrightarrow{{\;\sum\;}}\; {total:.4f}"
+    if len(kernel) > 3:
         return r"\begin{aligned} & " + lhs + r" \\ = \; & " + rhs + r"\end{aligned}"
     return lhs + " = " + rhs
 

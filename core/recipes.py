@@ -111,10 +111,12 @@ class DataSpec:
     zip_name: str = ""  # an upload's file name; the script reads a path the learner sets, never the bytes
 
 
-def _header(script: codegen.Script, closure: codegen.Closure, *imports: str) -> None:
+def _header(script: codegen.Script, closure: codegen.Closure, *imports: str, extra_pip: str = "") -> None:
+    """The script's imports, what to pip install for them (``extra_pip``: packages beyond PIP), and the
+    project code it copies in."""
     lines = ["from __future__ import annotations", "", *closure.imports,
              *[i for i in ("import os", "import torch", *imports) if i not in closure.imports]]
-    script.md(f"Needs: `{PIP}` (no CNN Lab install).")
+    script.md(f"Needs: `{PIP}{' ' + extra_pip if extra_pip else ''}` (no CNN Lab install).")
     script.code("\n".join(lines))
     script.md("Project code this script runs, copied from CNN Lab's `core/` modules as the app runs them today.")
     script.code(closure.code)
@@ -175,7 +177,8 @@ def pipeline_script(data: DataSpec, cfg: TrainConfig, cam_layer: str, cam_images
     script = codegen.Script(f"Section 11 pipeline: {cfg.arch} on {data.zip_name or data.name}", name="cnnlab_pipeline")
     _header(script, _data_and_training_closure(data), "import cv2", "import numpy as np", "import wandb",
             "from pytorch_grad_cam import GradCAM", "from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget",
-            "from torch.utils.tensorboard import SummaryWriter")
+            "from torch.utils.tensorboard import SummaryWriter",
+            extra_pip="tensorboard wandb" + (" onnx onnxscript onnxruntime" if export else ""))
     _data_cells(script, data)
     script.md("## Logging\nTensorBoard event files and an offline wandb run, side by side in one folder. "
               "Upload the wandb run later with `wandb sync <its folder>`.")

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.cpu import one_thread
 from core.errors import CNNLabError
 
 FAMILIES = {
@@ -156,8 +155,7 @@ def empirical_receptive_field(model: nn.Module, length: int, t: int) -> np.ndarr
     """Input steps with a non-zero gradient of output step t: what output t really depends on."""
     x = torch.randn(1, 1, length, requires_grad=True)
     model.eval()
-    with one_thread():
-        (grad,) = torch.autograd.grad(model(x)[0, 0, t], x)  # the input's gradient only: the model may be shared
+    (grad,) = torch.autograd.grad(model(x)[0, 0, t], x)  # the input's gradient only: the model may be shared
     return np.flatnonzero(grad[0, 0].abs().numpy() > 0)
 
 
@@ -191,7 +189,7 @@ def perturbation_effect(model: nn.Module, signal: np.ndarray, t: int, bump: floa
     changed = x.clone()
     changed[..., t + 1:] += bump
     model.eval()
-    with torch.no_grad(), one_thread():
+    with torch.no_grad():
         return (model(changed) - model(x))[0, 0].abs().numpy()
 
 

@@ -101,6 +101,21 @@ def fit_width(img: np.ndarray, tallest: int = 720) -> str | int:
     return "stretch" if h <= 2 * w else max(1, round(min(h, tallest) * w / h))
 
 
+CAPTION_MIN_PX = 200  # narrower than this, a caption under a picture wraps a few letters per line
+
+
+def picture(where, img: np.ndarray, caption: str = "") -> None:
+    """A photo-sized picture at ``fit_width``. A strip too narrow to carry its caption (a 3x4000 upload is
+    drawn 1 px wide) gets the caption as text of its own below it, at the column's width: under the
+    picture it wrapped one letter per line, a ribbon thousands of pixels tall."""
+    width = fit_width(img)
+    if width == "stretch" or width >= CAPTION_MIN_PX or not caption:
+        where.image(img, caption=caption or None, width=width)
+        return
+    where.image(img, width=width)
+    where.caption(caption)
+
+
 def session_memo(name: str, key: Hashable, build: Callable[[], T]) -> T:
     """``build()``'s value, kept in this session while ``key`` stays the same (one value per name).
 
@@ -415,13 +430,13 @@ def code_behind(build: Callable, key: str, files: Sequence[tuple[str, Callable[[
             st.info(str(err))
             return
         text = script.python()
-        cols = st.columns(2 + len(files))
-        cols[0].download_button("Script (.py)", text, f"{script.name}.py", "text/x-python", key=f"{key}_py",
-                                on_click="ignore")
-        cols[1].download_button("Notebook (.ipynb)", script.notebook, f"{script.name}.ipynb",
-                                "application/x-ipynb+json", key=f"{key}_ipynb", on_click="ignore")
-        for col, (label, data, name) in zip(cols[2:], files):
-            col.download_button(label, data, name, key=f"{key}_{name}", on_click="ignore")
+        row = st.container(horizontal=True)  # each button as wide as its label (equal columns cut the long ones)
+        row.download_button("Script (.py)", text, f"{script.name}.py", "text/x-python", key=f"{key}_py",
+                            on_click="ignore")
+        row.download_button("Notebook (.ipynb)", script.notebook, f"{script.name}.ipynb",
+                            "application/x-ipynb+json", key=f"{key}_ipynb", on_click="ignore")
+        for label, data, name in files:
+            row.download_button(label, data, name, key=f"{key}_{name}", on_click="ignore")
         st.caption("Plain PyTorch, torchvision, pytorch-grad-cam and OpenCV, with this project's helpers copied in: "
                    "it runs without CNN Lab and prints the numbers shown here for the same settings.")
         st.code(text, language="python")

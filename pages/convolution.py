@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import conv, recipes, ui
+from core.cpu import one_thread
 from core.errors import CNNLabError
 from core.viz import diverging, mark_box, png_bytes
 
@@ -99,7 +100,8 @@ def _sliding_settings(size: int) -> conv.ConvSettings:
 def sliding(image: np.ndarray, pixels: np.ndarray, kernel: np.ndarray, size: int) -> None:
     settings = _sliding_settings(size)
     try:
-        out = conv.convolve(image, kernel, settings)
+        with one_thread():  # a few ms alone; split over two cores it waits whenever the browser holds one
+            out = conv.convolve(image, kernel, settings)
     except CNNLabError as err:
         st.error(str(err))
         return
@@ -122,14 +124,13 @@ def sliding(image: np.ndarray, pixels: np.ndarray, kernel: np.ndarray, size: int
     rows, cols = conv.receptive_field(row, col, settings)
     photo_u8 = np.round(image * 255).astype(np.uint8)
     left, right = st.columns(2)
-    left.image(mark_box(photo_u8, int(rows[0]), int(cols[0]), settings.span, settings.span), width=ui.fit_width(photo_u8),
-               caption=f"Input. The box is the {settings.span}x{settings.span} patch (rows {rows[0]}..{rows[-1]}, "
-                       f"columns {cols[0]}..{cols[-1]}; negative or past the edge = padding) that output "
-                       f"({row}, {col}) reads.")
+    ui.picture(left, mark_box(photo_u8, int(rows[0]), int(cols[0]), settings.span, settings.span),
+               f"Input. The box is the {settings.span}x{settings.span} patch (rows {rows[0]}..{rows[-1]}, "
+               f"columns {cols[0]}..{cols[-1]}; negative or past the edge = padding) that output ({row}, {col}) reads.")
     fmap, vmax = diverging(out[shown])
-    right.image(mark_box(fmap, row, col, 1, 1, (0, 0, 0)), width=ui.fit_width(fmap),
-                caption=f"Feature map ({names[shown]}), blue = negative, white = 0, red = positive "
-                        f"(scale +/-{vmax:.3g}). The box marks output ({row}, {col}).")
+    ui.picture(right, mark_box(fmap, row, col, 1, 1, (0, 0, 0)),
+               f"Feature map ({names[shown]}), blue = negative, white = 0, red = positive "
+               f"(scale +/-{vmax:.3g}). The box marks output ({row}, {col}).")
     _explain_pixel(image, kernel, settings, row, col, shown, float(out[shown, row, col]))
     view = recipes.ConvView(tuple(map(tuple, kernel.tolist())), settings, row, col, shown)
     ui.code_behind(lambda: recipes.conv_script(view), "conv_code",
@@ -142,10 +143,12 @@ def sliding(image: np.ndarray, pixels: np.ndarray, kernel: np.ndarray, size: int
 
 def _explain_pixel(image, kernel, settings, row, col, channel, value) -> None:
     patch, products, total = conv.pixel_breakdown(image, kernel, settings, row, col, channel)
-    with st.expander(f"How output ({row}, {col}) = {value:.4f} is computed"):
+    # A fixed label: one that named the output would make a new expander, closed again, on every move.
+    with st.expander("How the boxed output is computed"):
         what = ("the channel's pixel values" if settings.channels == "per channel"
                 else "the input values (summed over channels, since the same kernel multiplies each)")
-        st.markdown(f"Under the kernel sit {what}; multiply them cell by cell with the kernel (⊙) and add up.")
+        st.markdown(f"Output ({row}, {col}) = {value:.4f}. Under the kernel sit {what}; multiply them cell by "
+                    "cell with the kernel (⊙) and add up.")
         st.latex(conv.breakdown_latex(patch, kernel, products, total))
         st.markdown(f"Sum of products = **{total:.4f}**, the same as the feature map's {value:.4f}.")
 

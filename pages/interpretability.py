@@ -144,8 +144,7 @@ def live_methods(pixels, loaded, x, method, target, layer, truth) -> None:
     shown = overlay(pixels, heat, alpha, cmap)
     if truth is not None and truth.any():
         shown = outline(shown, truth)
-    big.image(shown, caption=f"{method} for '{name}'" + ("" if method == explain.SALIENCY else f" at {layer}"),
-              width=ui.fit_width(shown))
+    ui.picture(big, shown, f"{method} for '{name}'" + ("" if method == explain.SALIENCY else f" at {layer}"))
     if truth is not None:
         big.markdown(peak_verdict(heat, truth, name))
     big.download_button("Download overlay (PNG)", lambda: png_bytes(shown),
@@ -203,11 +202,11 @@ def slow_methods(pixels, loaded, x, target, layer) -> None:
     _, score, smooth, occ = stored
     cols = st.columns(3)
     if score is not None:
-        cols[0].image(overlay(pixels, score, 0.5), caption="Score-CAM", width=ui.fit_width(pixels))
-    cols[1].image(overlay(pixels, smooth, 0.5), caption="SmoothGrad", width=ui.fit_width(pixels))
+        ui.picture(cols[0], overlay(pixels, score, 0.5), "Score-CAM")
+    ui.picture(cols[1], overlay(pixels, smooth, 0.5), "SmoothGrad")
     if occ is not None:
-        cols[2].image(overlay(pixels, np.clip(occ, 0, None), 0.5), width=ui.fit_width(pixels),
-                      caption=f"Occlusion: drop in probability, up to {occ.max():.1%} (patch {patch}, stride {stride})")
+        ui.picture(cols[2], overlay(pixels, np.clip(occ, 0, None), 0.5),
+                   f"Occlusion: drop in probability, up to {occ.max():.1%} (patch {patch}, stride {stride})")
 
 
 def inside_the_model(pixels, loaded, x) -> None:
@@ -253,8 +252,8 @@ def faithfulness(pixels, loaded, x, method, target, layer) -> None:
 
 def sanity_result(pixels, heat, scrambled, method: str, name: str) -> None:
     a, b = st.columns(2)
-    a.image(overlay(pixels, heat, 0.5), caption=f"{method}, trained weights", width=ui.fit_width(pixels))
-    b.image(overlay(pixels, scrambled, 0.5), caption=f"{method}, scrambled weights", width=ui.fit_width(pixels))
+    ui.picture(a, overlay(pixels, heat, 0.5), f"{method}, trained weights")
+    ui.picture(b, overlay(pixels, scrambled, 0.5), f"{method}, scrambled weights")
     try:
         rho = explain.rank_similarity(heat, scrambled)
     except CNNLabError as err:
@@ -335,8 +334,8 @@ def torchcam_methods(pixels, loaded, x, target, layer) -> None:
     if why:
         cols[0].info(why)
     else:
-        cols[0].image(overlay(pixels, _torchcam(loaded, x, "CAM (torchcam)", layer, target), 0.5), width=ui.fit_width(pixels),
-                      caption=f"CAM (torchcam) for '{loaded.class_names[target]}' at {layer}")
+        ui.picture(cols[0], overlay(pixels, _torchcam(loaded, x, "CAM (torchcam)", layer, target), 0.5),
+                   f"CAM (torchcam) for '{loaded.class_names[target]}' at {layer}")
     slow = [m for m in cams.TORCHCAM_METHODS if m not in cams.LIVE]
     key = ("xai_tc", loaded.spec.key, target, layer, hashlib.blake2b(x.numpy().tobytes(), digest_size=8).hexdigest())
     if st.button("Run SmoothGrad-CAM++, SS-CAM and IS-CAM (torchcam)", key="xai_torchcam"):
@@ -349,7 +348,7 @@ def torchcam_methods(pixels, loaded, x, target, layer) -> None:
             if isinstance(result, str):
                 col.info(result)
             elif result is not None:
-                col.image(overlay(pixels, result, 0.5), caption=m, width=ui.fit_width(pixels))
+                ui.picture(col, overlay(pixels, result, 0.5), m)
 
 
 def _torchcam(loaded, x, method, layer, target):
@@ -368,8 +367,8 @@ def agreement_panel(pixels, loaded, x, target, layer) -> None:
         st.error(str(err))
         return
     a, b, c = st.columns(3)
-    a.image(overlay(pixels, agree.pytorch_grad_cam, 0.5), caption="pytorch-grad-cam GradCAM", width=ui.fit_width(pixels))
-    b.image(overlay(pixels, agree.torchcam, 0.5), caption="torchcam GradCAM", width=ui.fit_width(pixels))
+    ui.picture(a, overlay(pixels, agree.pytorch_grad_cam, 0.5), "pytorch-grad-cam GradCAM")
+    ui.picture(b, overlay(pixels, agree.torchcam, 0.5), "torchcam GradCAM")
     c.metric("Pearson correlation over all pixels", f"{agree.correlation:.4f}")
     h, w = agree.torchcam_raw.shape
     c.markdown(f"Two independent implementations, same model, layer (`{layer}`) and class: agreement is evidence "

@@ -9,6 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import cache, csvdata, forecast, segmentation, temporal, ui
+from core.cpu import one_thread
 from core.errors import CNNLabError
 
 INTRO = """
@@ -190,7 +191,8 @@ def tcn_lab() -> None:
     st.latex(rf"RF = 1 + (k-1)\sum_i d_i = 1 + {k - 1}\cdot({' + '.join(map(str, dilations))}) = {rf}")
     length = rf + 8
     t = length - 1
-    seen = temporal.empirical_receptive_field(temporal.untrained_tcn(k, tuple(dilations)), length, t)
+    with one_thread():  # a few-layer net: alone on this thread it never waits for a core the browser holds
+        seen = temporal.empirical_receptive_field(temporal.untrained_tcn(k, tuple(dilations)), length, t)
     st.caption(f"Checked with autograd: the gradient of output step {t} is non-zero for exactly {len(seen)} input "
                f"steps ({seen.min()} to {seen.max()}).")
     tree = temporal.dependency_tree(k, dilations, t)
@@ -200,7 +202,7 @@ def tcn_lab() -> None:
     names = ["input"] + [f"layer {level} (dilation {d})" for level, d in enumerate(dilations, 1)]
     # Two traces (edges, nodes) built in one call: a trace per level and update_layout calls cost
     # plotly's validation, and the browser a redraw per trace, on every slider move. Margins are fixed
-    # (axis automargin off, the next chart's legend inside it): plotly.js's automargin measured the labels
+    # (axis automargin off, no legend beside the next chart): plotly.js's automargin measured the labels
     # and laid each chart out a second time, about 40 ms of the browser's work per move.
     fig = go.Figure([go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#c7c7c7", width=1), hoverinfo="skip"),
                      go.Scatter(x=steps, y=level_of, mode="markers", text=[names[lv] for lv in level_of],
@@ -222,23 +224,25 @@ def causality_test(k: int, dilations: tuple[int, ...]) -> None:
     cut = st.slider("t", 5, 60, ui.query_number("t", 5, 60, 30), key="tcn_t")
     st.query_params["t"] = str(cut)
     signal = np.sin(np.arange(80) / 5).astype(np.float32)
-    causal = temporal.perturbation_effect(temporal.untrained_tcn(k, dilations), signal, cut)
-    centred = temporal.perturbation_effect(temporal.untrained_tcn(k, dilations, causal=False), signal, cut)
+    with one_thread():
+        causal = temporal.perturbation_effect(temporal.untrained_tcn(k, dilations), signal, cut)
+        centred = temporal.perturbation_effect(temporal.untrained_tcn(k, dilations, causal=False), signal, cut)
     line = dict(type="line", xref="x", yref="paper", x0=cut + 0.5, x1=cut + 0.5, y0=0, y1=1,
                 line=dict(dash="dot", color="grey"))
     label = dict(xref="x", yref="paper", x=cut + 0.5, y=1, text=f"inputs changed after {cut}", showarrow=False,
                  xanchor="left", yanchor="bottom")  # above the plot, clear of the bars
-    fig = go.Figure([go.Bar(y=causal, name="causal (left padding only)"),
-                     go.Bar(y=centred, name="centred (padding on both sides)", opacity=0.6)],
+    # The colours are named in the caption below: a legend inside the plot covered the bars that matter.
+    fig = go.Figure([go.Bar(y=causal, name="causal (left padding only)", marker_color="#0068c9"),
+                     go.Bar(y=centred, name="centred (padding on both sides)", marker_color="#83c9ff", opacity=0.6)],
                     layout=dict(height=300, barmode="overlay", margin=dict(t=30, b=40, l=75, r=10), shapes=[line],
-                                annotations=[label], xaxis=dict(title="output step", automargin=False),
-                                yaxis=dict(title="|change in output|", automargin=False),
-                                legend=dict(x=0.01, y=0.99, xanchor="left", yanchor="top")))
+                                annotations=[label], showlegend=False,
+                                xaxis=dict(title="output step", automargin=False),
+                                yaxis=dict(title="|change in output|", automargin=False)))
     st.plotly_chart(fig, width="stretch", key="tcn_causal")
     leaked = int((centred[:cut + 1] > 0).sum())
-    st.caption(f"Causal stack: {int((causal[:cut + 1] > 0).sum())} outputs up to step {cut} changed (it cannot see "
-               f"the future). Centred stack: {leaked} of them changed: it peeks ahead, fine for a finished recording, "
-               "useless for forecasting.")
+    st.caption(f"Causal stack: {int((causal[:cut + 1] > 0).sum())} outputs up to step {cut} changed (dark blue, left "
+               f"padding only: it cannot see the future). Centred stack: {leaked} of them changed (light blue, padding "
+               "on both sides): it peeks ahead, fine for a finished recording, useless for forecasting.")
 
 
 def forecast_lab() -> None:

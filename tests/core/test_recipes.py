@@ -95,3 +95,42 @@ def test_shipped_models_are_built_from_the_live_class():
         expected = REGISTRY[key].build()
         assert type(model).__name__ == type(expected).__name__
         assert [p.shape for p in model.parameters()] == [p.shape for p in expected.parameters()]
+
+
+PIP_NAMES = {"cv2": "opencv-python-headless", "pytorch_grad_cam": "grad-cam", "sklearn": "scikit-learn",
+             "PIL": "pillow", "torch.utils.tensorboard": "tensorboard"}
+
+
+def _needs_every_import(script) -> None:
+    """The script's "Needs: pip install ..." names a package for every third-party module it imports."""
+    import re
+    import sys
+
+    text = script.python()
+    needs = set(re.search(r"Needs: `pip install ([^`]+)`", text).group(1).split())
+    needs = {n.split("==")[0] for n in needs}
+    imported = set(re.findall(r"^\s*(?:from|import) ([\w.]+)", text, re.M))
+    for module in imported:
+        top = module.split(".")[0]
+        if top in sys.stdlib_module_names or top == "__future__":
+            continue
+        package = PIP_NAMES.get(module) or PIP_NAMES.get(top, top.replace("_", "-"))
+        assert package in needs, f"{script.name} imports {module} but its Needs line lacks {package}"
+    if "torch.onnx.export(" in text:
+        assert {"onnx", "onnxscript"} <= needs  # the dynamo exporter's own needs
+
+
+@pytest.mark.parametrize("export", [True, False])
+def test_the_pipeline_script_says_what_to_install(export):
+    data = recipes.DataSpec("Synthetic shapes", 160, 32, 0.25, 3)
+    _needs_every_import(recipes.pipeline_script(data, TrainConfig(epochs=1), "features.0", 2, export))
+
+
+def test_the_convolution_script_copies_no_server_tuning():
+    from core import conv
+
+    view = recipes.ConvView(tuple(map(tuple, conv.kernel_of_size("Sobel x", 3).tolist())),
+                            conv.ConvSettings(3, 2, "same", 0, "zeros", 1, "summed (Conv2d 3->1)"), 1, 2, 0)
+    script = recipes.conv_script(view)
+    _needs_every_import(script)
+    assert "one_thread" not in script.python() and "threadpoolctl" not in script.python()

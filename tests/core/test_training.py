@@ -17,9 +17,10 @@ def test_small_seeded_budget_learns_shapes():
     torch.manual_seed(0)
     model = ShapesNet()
     before = accuracy(model, *xv)
-    hist = fit(model, xt, xv, epochs=8, lr=3e-3, batch_size=32, seed=0)
+    hist = fit(model, xt, xv, epochs=12, lr=3e-3, batch_size=32, seed=0)
     assert hist.train_loss[-1] < hist.train_loss[0]
-    # Seeded, so this budget reaches 0.835 every run; chance is 0.2.
+    # Seeded, yet float order differs between CPUs: 8 epochs ended at 0.835 on one machine and 0.735 on
+    # another. 12 end at 0.92-0.925 here with one thread or two; chance is 0.2.
     assert hist.val_acc[-1] >= 0.75 and before < 0.4
 
 

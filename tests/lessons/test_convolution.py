@@ -43,8 +43,8 @@ def test_the_formula_the_shape_and_the_printed_layer_agree():
         out = layer(torch.from_numpy(image).permute(2, 0, 1)[None])[0]
     assert tuple(out.shape) == (c_out, h_out, w_out) == (1, h, w)
 
-    label = next(e.label for e in at.expander if e.label.startswith("How output"))
-    row, col, value = re.match(r"How output \((\d+), (\d+)\) = (-?[\d.]+) is computed", label).groups()
+    box = next(e for e in at.expander if e.label == "How the boxed output is computed")
+    row, col, value = re.match(r"Output \((\d+), (\d+)\) = (-?[\d.]+)\. ", box.markdown[0].value).groups()
     assert (int(row), int(col)) == (h_out // 2, w_out // 2)  # the centre pixel is explained by default
     assert abs(float(value) - float(out[0, int(row), int(col)])) <= 6e-5  # shown to 4 decimals
     assert any(f"Sum of products = **{value}**, the same as the feature map's {value}." == m for m in texts(at.markdown))

@@ -12,3 +12,21 @@ def test_a_tall_strip_keeps_its_own_size_and_everything_else_fills_the_column():
     assert ui.fit_width(np.zeros((1024, 512, 3), np.uint8)) == "stretch"
     assert ui.fit_width(np.zeros((1, 1024, 3), np.uint8)) == "stretch"  # a wide strip is short anyway
     assert ui.fit_width(np.zeros((1, 1), np.uint8)) == "stretch"
+
+
+def test_a_strip_too_narrow_for_its_caption_gets_the_caption_below_as_text():
+    from streamlit.testing.v1 import AppTest
+
+    def app():
+        import numpy as np
+        import streamlit as st
+
+        from core import ui
+
+        ui.picture(st, np.zeros((1024, 1, 3), np.uint8), "a thin strip")  # drawn 1 px wide
+        ui.picture(st, np.zeros((64, 64, 3), np.uint8), "a photo")
+
+    at = AppTest.from_function(app).run()
+    assert not at.exception
+    assert [c for img in at.image for c in img.captions] == ["", "a photo"]
+    assert [c.value for c in at.caption] == ["a thin strip"]
