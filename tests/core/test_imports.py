@@ -54,7 +54,7 @@ def test_a_page_imports_only_the_heavy_libraries_it_uses(script):
 
 
 def test_home_module_level_needs_only_streamlit():
-    assert reached(ROOT / "Home.py") <= {"__future__", "sys", "streamlit", "dataclasses", "pathlib", "ctypes", "threading", "os",
+    assert reached(ROOT / "Home.py") <= {"__future__", "sys", "streamlit", "dataclasses", "pathlib", "ctypes", "threading",
                                          "time"}
 
 
