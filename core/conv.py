@@ -212,7 +212,7 @@ def pixel_breakdown(image: np.ndarray, kernel: np.ndarray, st: ConvSettings, row
 
 
 def _matrix_latex(m: np.ndarray, fmt) -> str:
-    rows = (" & ".join(fmt(v + 0.0) for v in row) for row in m)  # + 0.0: no "-0"
+    rows = (" & ".join(fmt(v) for v in row) for row in m)
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
@@ -222,7 +222,7 @@ def breakdown_latex(values: np.ndarray, kernel: np.ndarray, products: np.ndarray
     decimals (a Gaussian's 0.0625); kernels larger than 3x3 show the rest to 2 decimals and put the
     products on a second line, so the three matrices fit a page's width."""
     digits = 2 if len(kernel) > 3 else 3
-    fixed = lambda v: f"{round(v, digits) + 0.0:.{digits}f}"  # noqa: E731
+    fixed = lambda v: f"{round(v, digits) + 0.0:.{digits}f}"  # noqa: E731  (+ 0.0: a rounded -0.0001 reads 0)
     lhs = _matrix_latex(values, fixed) + r" \odot " + _matrix_latex(kernel, lambda v: f"{round(v, 4) + 0.0:g}")
     rhs = _matrix_latex(products, fixed) + rf" \;\xrightarrow{{\;\sum\;}}\; {total:.4f}"
     if len(kernel) > 3:

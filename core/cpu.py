@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from functools import lru_cache
 
 SPIN_COUNT = "10000"
 
@@ -30,7 +31,12 @@ def calm_openmp() -> str | None:
     return os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
 
 
-_controller = []  # threadpoolctl's view of the loaded thread pools, made once torch is loaded
+@lru_cache(maxsize=1)
+def _thread_pools():
+    """threadpoolctl's view of the loaded thread pools; made on first use, once torch is loaded."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @contextmanager
@@ -41,10 +47,7 @@ def one_thread():
     take a few milliseconds and leave that core be. Other threads keep their own setting (an OpenMP
     team size belongs to the thread that starts the work)."""
     import torch
-    from threadpoolctl import ThreadpoolController
 
     torch.get_num_threads()  # torch sets this thread's team size on its first call here, so it goes first
-    if not _controller:
-        _controller.append(ThreadpoolController())
-    with _controller[0].limit(limits=1, user_api="openmp"):
+    with _thread_pools().limit(limits=1, user_api="openmp"):
         yield
